@@ -1,0 +1,124 @@
+"""Application assembly: python-telegram-bot with the project's defaults, handlers and start-up steps."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+)
+from telegram.ext import filters as f
+
+from bot.commands import Audience, commands_for_audience
+from bot.i18n import t
+from bot.services import Services
+from bot.settings import Settings
+from handlers import fallback, invites, start, tasks, units
+from storage.db import Database
+from storage.members import bootstrap_roles, committee
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MENU_LANGUAGE = "en"  # Telegram's default scope is shown to everyone without a "vi" entry
+
+
+def api_urls(settings: Settings) -> tuple[str, str]:
+    root = settings.telegram_api_base_url.rstrip("/")
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def build_application(
+    settings: Settings,
+    db: Database,
+    *,
+    token: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Application:  # type: ignore[type-arg]
+    token = token or settings.telegram_bot_token
+    if not token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is required to build the bot")
+    base_url, base_file_url = api_urls(settings)
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        tzinfo=settings.tz,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .defaults(defaults)
+        .post_init(_post_init)
+        .build()
+    )
+    services = Services(settings=settings, db=db)
+    if clock is not None:
+        services.clock = clock
+    application.bot_data["services"] = services
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(CommandHandler("start", start.start))
+    application.add_handler(CommandHandler("help", start.help_command))
+    application.add_handler(CommandHandler("lang", start.lang))
+    application.add_handler(CommandHandler("tasks", tasks.tasks))
+    application.add_handler(CommandHandler("task", tasks.task))
+    application.add_handler(CommandHandler("units", units.units))
+    application.add_handler(CommandHandler("invite", invites.invite))
+    application.add_handler(MessageHandler(f.COMMAND, fallback.unknown_command))
+    application.add_handler(MessageHandler(f.TEXT & f.ChatType.PRIVATE, fallback.plain_text))
+    application.add_error_handler(_on_error)
+
+
+def menu(audience: Audience, lang: str) -> list[BotCommand]:
+    return [BotCommand(spec.name, t(lang, spec.description)) for spec in commands_for_audience(audience)]
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    services: Services = application.bot_data["services"]
+    settings = services.settings
+    async with services.db.session() as session:
+        await bootstrap_roles(
+            session, admin_ids=settings.admin_ids, secretary_ids=settings.secretary_ids, now=services.now()
+        )
+        committee_people = await committee(session)
+    bot = application.bot
+    # Everyone sees the focal points' menu; the committee gets its longer one in its own chats.
+    await bot.set_my_commands(menu(Audience.MEMBER, "vi"), scope=BotCommandScopeDefault(), language_code="vi")
+    await bot.set_my_commands(menu(Audience.MEMBER, DEFAULT_MENU_LANGUAGE), scope=BotCommandScopeDefault())
+    for person in committee_people:
+        if not person.has_started:
+            continue
+        audience = Audience.ADMIN if person.telegram_id in settings.admin_ids else Audience.COMMITTEE
+        lang = person.language or settings.default_language
+        try:
+            await bot.set_my_commands(menu(audience, lang), scope=BotCommandScopeChat(person.telegram_id))
+        except TelegramError as error:  # a chat that no longer exists must not stop the start
+            log.warning("could not set the committee menu for %s: %s", person.telegram_id, error)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        services: Services = context.application.bot_data["services"]
+        lang = services.settings.default_language
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                t(lang, "Something went wrong on my side and nothing was changed. Please try again."),
+            )
+        except TelegramError:
+            log.warning("could not tell chat %s about the error", update.effective_chat.id)

@@ -1,0 +1,61 @@
+"""Texts in two languages through gettext catalogs (Vietnamese first, English second).
+
+Catalogs are the `.po` files under `bot/locale/<lang>/`; every file in a language folder is read and
+merged, so one concern can keep its own file. They are compiled in memory at first use: no build step.
+Message ids are English with `{named}` placeholders; `t(lang, msgid, **params)` translates and fills them.
+`N_` only marks a msgid for extraction where the text is translated later (e.g. in storage/).
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from gettext import GNUTranslations
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALE_DIR = Path(__file__).with_name("locale")
+LANGUAGES = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+
+
+def N_(msgid: str) -> str:
+    return msgid
+
+
+def read_catalog(lang: str) -> dict[str, str]:
+    """Every translated message of a language, merged from all its .po files."""
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / lang).glob("*.po")):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale=lang):
+                if message.id and isinstance(message.id, str) and message.string and not message.fuzzy:
+                    merged[message.id] = str(message.string)
+    return merged
+
+
+@cache
+def translations(lang: str) -> GNUTranslations:
+    catalog = Catalog(locale=lang)
+    for msgid, msgstr in read_catalog(lang).items():
+        catalog.add(msgid, msgstr)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return GNUTranslations(buffer)
+
+
+def normalise_language(lang: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+    if lang:
+        short = lang.split("-")[0].lower()
+        if short in LANGUAGES:
+            return short
+    return default
+
+
+def t(lang: str | None, msgid: str, /, **params: object) -> str:
+    text = translations(normalise_language(lang)).gettext(msgid)
+    return text.format(**params) if params else text

@@ -1,0 +1,193 @@
+"""The one place that turns register data into text: escaping, dates, statuses, splitting long texts.
+
+Every user-supplied string passes through `esc` here; handlers never format HTML themselves.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bot.i18n import N_, t
+from storage.models import Commitment, Event, Kind, Person, Status, Unit
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+WEEKDAY_NAMES = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def fmt_date(day: date) -> str:
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def fmt_datetime(moment: datetime, tz: ZoneInfo) -> str:
+    local = moment.astimezone(tz)
+    return f"{fmt_date(local.date())} {local:%H:%M}"
+
+
+def weekday(lang: str, day: date) -> str:
+    return t(lang, WEEKDAY_NAMES[day.weekday()])
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def kind_label(lang: str, kind: Kind) -> str:
+    return t(lang, "legal deadline") if kind == Kind.LEGAL else t(lang, "internal deadline")
+
+
+def status_label(lang: str, commitment: Commitment, tz: ZoneInfo) -> str:
+    if commitment.status == Status.DONE:
+        if commitment.done_at and commitment.done_at.astimezone(tz).date() > commitment.due_date:
+            return t(lang, "done late")
+        return t(lang, "done")
+    if commitment.status == Status.CANCELLED:
+        return t(lang, "cancelled")
+    if commitment.status == Status.IN_PROGRESS:
+        return t(lang, "in progress {percent}%", percent=commitment.progress)
+    return t(lang, "not started")
+
+
+def due_phrase(lang: str, due: date, today: date) -> str:
+    days = (due - today).days
+    if days > 1:
+        return t(lang, "{days} days left", days=days)
+    if days == 1:
+        return t(lang, "due tomorrow")
+    if days == 0:
+        return t(lang, "due today")
+    return t(lang, "overdue {days} days", days=-days)
+
+
+def commitment_line(lang: str, commitment: Commitment, unit: Unit, today: date, *, show_unit: bool) -> str:
+    """One line of a list: #id, unit, title, due date and how near it is."""
+    overdue = commitment.is_open and commitment.due_date < today
+    marker = "🔴" if overdue else ("🟠" if (commitment.due_date - today).days <= 3 else "▫️")
+    unit_part = f"<b>{esc(unit.code)}</b> · " if show_unit else ""
+    phrase = due_phrase(lang, commitment.due_date, today)
+    phrase = f"<b>{phrase}</b>" if overdue else phrase
+    return (
+        f"{marker} <code>#{commitment.id}</code> {unit_part}{esc(shorten(commitment.title, 120))}\n"
+        f"    {t(lang, 'due')} {fmt_date(commitment.due_date)} — {phrase}"
+    )
+
+
+def commitment_card(lang: str, commitment: Commitment, unit: Unit, today: date, tz: ZoneInfo) -> str:
+    """The full picture of one commitment, for /task and reminders."""
+    lines = [
+        f"<b>#{commitment.id} · {esc(commitment.title)}</b>",
+        f"{t(lang, 'Unit')}: {esc(unit.name)} ({esc(unit.code)})",
+        f"{t(lang, 'Deadline')}: {weekday(lang, commitment.due_date)}, {fmt_date(commitment.due_date)}"
+        + (f" — {due_phrase(lang, commitment.due_date, today)}" if commitment.is_open else ""),
+        f"{t(lang, 'Kind')}: {kind_label(lang, commitment.kind)}",
+    ]
+    if commitment.legal_basis:
+        lines.append(f"{t(lang, 'Legal basis')}: {esc(commitment.legal_basis)}")
+    if commitment.source:
+        lines.append(f"{t(lang, 'Source')}: {esc(commitment.source)}")
+    if commitment.recurrence:
+        lines.append(f"{t(lang, 'Repeats')}: <code>{esc(commitment.recurrence)}</code>")
+    if commitment.ref:
+        lines.append(f"{t(lang, 'Reference')}: {esc(commitment.ref)}")
+    lines.append(f"{t(lang, 'Status')}: {status_label(lang, commitment, tz)}")
+    return "\n".join(lines)
+
+
+ACTION_LABELS = {
+    "created": N_("created"),
+    "updated": N_("updated"),
+    "linked": N_("linked"),
+}
+
+
+def history_line(lang: str, event: Event, tz: ZoneInfo) -> str:
+    who = event.actor.full_name if event.actor and event.actor.full_name else event.actor_label
+    action = t(lang, ACTION_LABELS[event.action]) if event.action in ACTION_LABELS else event.action
+    change = ""
+    if event.field:
+        old = "—" if event.old_value is None else event.old_value
+        new = "—" if event.new_value is None else event.new_value
+        change = f" {esc(event.field)}: {esc(shorten(old, 80))} → {esc(shorten(new, 80))}"
+    note = f" — <i>{esc(shorten(event.note, 300))}</i>" if event.note else ""
+    return f"• {fmt_datetime(event.at, tz)} · {esc(who or '?')}: {action}{change}{note}"
+
+
+def person_name(person: Person) -> str:
+    if person.full_name:
+        return esc(person.full_name)
+    if person.username:
+        return "@" + esc(person.username)
+    return f"id {person.telegram_id}"
+
+
+_TAG_OR_ENTITY = re.compile(r"<[^>]*>|&[#a-zA-Z0-9]+;")
+
+
+def _safe_cut(text: str, limit: int) -> int:
+    """A cut point ≤ limit that is not inside a tag or an HTML entity, preferring a space."""
+    cut = limit
+    for match in _TAG_OR_ENTITY.finditer(text, 0, limit + 16):
+        if match.start() < cut < match.end():
+            cut = match.start()
+    space = text.rfind(" ", 0, cut)
+    return space if space > cut // 2 else cut
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z-]+)[^>]*>")
+
+
+def _open_tags(text: str) -> list[tuple[str, str]]:
+    """Tags opened in `text` and not closed there, outermost first, as (name, opening tag)."""
+    stack: list[tuple[str, str]] = []
+    for match in _TAG.finditer(text):
+        if match.group(1):
+            if stack and stack[-1][0] == match.group(2):
+                stack.pop()
+        else:
+            stack.append((match.group(2), match.group(0)))
+    return stack
+
+
+def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Split at line boundaries so no part exceeds `limit` characters and no entity is cut.
+
+    Lines are produced with their tags closed on the same line, so a line boundary is always safe.
+    A single line longer than the limit (a very long note) is cut between words, outside tags.
+    """
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = _safe_cut(line, limit - 64)  # room to close and reopen tags around the cut
+            if current:
+                parts.append(current)
+                current = ""
+            head, line = line[:cut], line[cut:].lstrip(" ")
+            still_open = _open_tags(head)
+            parts.append(head + "".join(f"</{name}>" for name, _ in reversed(still_open)))
+            line = "".join(tag for _, tag in still_open) + line
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        parts.append(current)
+    return parts or [text]

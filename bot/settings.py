@@ -1,0 +1,227 @@
+"""Settings from the environment and `.env` (SPEC "Settings").
+
+A wrong setting stops the start with one line that names it: see `load_settings`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LANGUAGES = ("vi", "en")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message is one line naming it."""
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def parse_date(text: str) -> date:
+    """DD/MM/YYYY or YYYY-MM-DD; raises ValueError for anything else or a day that does not exist."""
+    text = text.strip()
+    if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text):
+        day, month, year = (int(p) for p in text.split("/"))
+        return date(year, month, day)
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
+        year, month, day = (int(p) for p in text.split("-"))
+        return date(year, month, day)
+    raise ValueError(text)
+
+
+class DigestSchedule:
+    """`DIGEST_CRON`: days and a time, e.g. `mon 08:00` or `mon,thu 07:30`."""
+
+    def __init__(self, weekdays: tuple[int, ...], at: time) -> None:
+        self.weekdays = weekdays
+        self.at = at
+
+    @classmethod
+    def parse(cls, text: str) -> DigestSchedule:
+        match = re.fullmatch(r"\s*([a-zA-Z,\s]+?)\s+(\d{1,2}):(\d{2})\s*", text)
+        if not match:
+            raise ValueError("expected days and a time, e.g. 'mon 08:00' or 'mon,thu 07:30'")
+        days = [d.strip().lower()[:3] for d in match.group(1).split(",") if d.strip()]
+        if not days or any(d not in WEEKDAYS for d in days):
+            raise ValueError("days must be among mon,tue,wed,thu,fri,sat,sun")
+        hour, minute = int(match.group(2)), int(match.group(3))
+        if hour > 23 or minute > 59:
+            raise ValueError("time must be HH:MM between 00:00 and 23:59")
+        return cls(tuple(sorted({WEEKDAYS.index(d) for d in days})), time(hour, minute))
+
+    def __str__(self) -> str:
+        return f"{','.join(WEEKDAYS[d] for d in self.weekdays)} {self.at:%H:%M}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DigestSchedule) and (self.weekdays, self.at) == (other.weekdays, other.at)
+
+    def __hash__(self) -> int:
+        return hash((self.weekdays, self.at))
+
+
+IdList = Annotated[list[int], NoDecode]
+DayList = Annotated[list[int], NoDecode]
+DateList = Annotated[list[date], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
+
+    telegram_bot_token: str | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    database_url: str = "sqlite+aiosqlite:///qmsbot.db"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    admin_ids: IdList = Field(default_factory=list)
+    secretary_ids: IdList = Field(default_factory=list)
+    default_language: str = "vi"
+    invite_ttl_days: int = Field(default=7, ge=1, le=365)
+    digest_chat_id: int | None = None
+    log_level: str = "INFO"
+
+    reminder_days_legal: DayList = Field(default_factory=lambda: [30, 14, 7, 3, 1, 0])
+    reminder_days_internal: DayList = Field(default_factory=lambda: [7, 3, 1, 0])
+    reminder_time: time = time(8, 30)
+    overdue_every_days: int = Field(default=3, ge=1, le=365)
+    escalate_after_days: int = Field(default=7, ge=1, le=3650)
+    working_days_only: bool = True
+    extra_days_off: DateList = Field(default_factory=list)
+    extra_working_days: DateList = Field(default_factory=list)
+    plan_interval_seconds: int = Field(default=60, ge=1, le=86400)
+    send_rate_per_second: float = Field(default=25, gt=0, le=30)
+    digest_cron: Annotated[DigestSchedule, NoDecode] = Field(default_factory=lambda: DigestSchedule.parse("mon 08:00"))
+
+    model_config["arbitrary_types_allowed"] = True
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _token(cls, value: Any) -> Any:
+        if value is None or str(value).strip() == "":
+            return None
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", str(value).strip()):
+            raise ValueError("expected the form 123456789:AAE… given by @BotFather")
+        return str(value).strip()
+
+    @field_validator("telegram_api_base_url", mode="before")
+    @classmethod
+    def _base_url(cls, value: Any) -> Any:
+        text = str(value).strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", text):
+            raise ValueError("expected an http(s) URL such as https://api.telegram.org")
+        return text
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value: Any) -> Any:
+        text = str(value).strip()
+        if not (text.startswith("sqlite+aiosqlite://") or text.startswith("postgresql+asyncpg://")):
+            raise ValueError("expected sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
+        return text
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _timezone(cls, value: Any) -> Any:
+        try:
+            ZoneInfo(str(value).strip())
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return str(value).strip()
+
+    @field_validator("admin_ids", "secretary_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: Any) -> Any:
+        ids = []
+        for part in _split(value):
+            if not re.fullmatch(r"-?\d+", part):
+                raise ValueError(f"{part!r} is not a Telegram user id (a whole number)")
+            ids.append(int(part))
+        return ids
+
+    @field_validator("reminder_days_legal", "reminder_days_internal", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        days = []
+        for part in _split(value):
+            if not re.fullmatch(r"\d+", part) or int(part) > 3650:
+                raise ValueError(f"{part!r} is not a number of days (0-3650)")
+            days.append(int(part))
+        return sorted(set(days), reverse=True)
+
+    @field_validator("extra_days_off", "extra_working_days", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        dates = []
+        for part in _split(value):
+            try:
+                dates.append(parse_date(part))
+            except ValueError as exc:
+                raise ValueError(f"{part!r} is not a date (DD/MM/YYYY or YYYY-MM-DD)") from exc
+        return dates
+
+    @field_validator("reminder_time", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> Any:
+        if isinstance(value, time):
+            return value
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(value))
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ValueError(f"{value!r} is not a time of day HH:MM")
+        return time(int(match.group(1)), int(match.group(2)))
+
+    @field_validator("default_language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        text = str(value).strip().lower()
+        if text not in LANGUAGES:
+            raise ValueError(f"expected one of {', '.join(LANGUAGES)}")
+        return text
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        text = str(value).strip().upper()
+        if text not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return text
+
+    @field_validator("digest_chat_id", mode="before")
+    @classmethod
+    def _digest_chat(cls, value: Any) -> Any:
+        if value is None or str(value).strip() == "":
+            return None
+        if not re.fullmatch(r"-?\d+", str(value).strip()):
+            raise ValueError(f"{value!r} is not a Telegram chat id (a whole number)")
+        return int(str(value).strip())
+
+    @field_validator("digest_cron", mode="before")
+    @classmethod
+    def _cron(cls, value: Any) -> Any:
+        if isinstance(value, DigestSchedule):
+            return value
+        return DigestSchedule.parse(str(value))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning any validation error into one line naming the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"Invalid setting {name}: {message}") from None

@@ -1,0 +1,169 @@
+"""What every chat handler does the same way: who is asking, in which language, may they, and replying.
+
+A handler is `async def handler(req: Request) -> None` wrapped by `@command("name")`: the wrapper
+resolves the sender's memberships (authorisation lives here and in bot.commands, nowhere else), refuses
+what the sender may not run, and turns a `UserError` into a short localised answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.ext import ContextTypes
+
+from bot.commands import BY_NAME, Audience, CommandSpec, allowed
+from bot.i18n import normalise_language, t
+from bot.render import split_message
+from bot.services import Services
+from storage.members import Actor, resolve_actor, touch_person
+
+log = logging.getLogger(__name__)
+
+
+class UserError(Exception):
+    """Something the user can fix: shown to them, translated, and nothing is changed."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+
+class UsageError(UserError):
+    def __init__(self, spec: CommandSpec, msgid: str = "", **params: object) -> None:
+        super().__init__(msgid, **params)
+        self.spec = spec
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    services: Services = context.application.bot_data["services"]
+    return services
+
+
+@dataclass
+class Request:
+    update: Update
+    context: ContextTypes.DEFAULT_TYPE
+    services: Services
+    actor: Actor
+    lang: str
+    args: list[str]
+
+    @property
+    def message(self) -> Message:
+        assert self.update.effective_message is not None
+        return self.update.effective_message
+
+    @property
+    def chat_id(self) -> int:
+        assert self.update.effective_chat is not None
+        return self.update.effective_chat.id
+
+    @property
+    def is_private(self) -> bool:
+        return self.update.effective_chat is not None and self.update.effective_chat.type == "private"
+
+    def tr(self, msgid: str, /, **params: object) -> str:
+        return t(self.lang, msgid, **params)
+
+    async def reply(self, text: str, *, reply_markup: InlineKeyboardMarkup | None = None) -> Message:
+        """Send `text` (already rendered HTML), split at line boundaries; the markup goes on the last part."""
+        parts = split_message(text)
+        sent: Message | None = None
+        for index, part in enumerate(parts):
+            sent = await self.context.bot.send_message(
+                chat_id=self.chat_id,
+                text=part,
+                reply_markup=reply_markup if index == len(parts) - 1 else None,
+            )
+        assert sent is not None
+        return sent
+
+
+async def build_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Request:
+    services = services_of(context)
+    user = update.effective_user
+    assert user is not None
+    settings = services.settings
+    async with services.db.session() as session:
+        await touch_person(
+            session,
+            telegram_id=user.id,
+            full_name=user.full_name,
+            username=user.username,
+            language_code=user.language_code,
+            now=services.now(),
+        )
+        actor = await resolve_actor(
+            session,
+            telegram_id=user.id,
+            fallback_name=user.full_name,
+            fallback_language=None,
+            admin_ids=settings.admin_ids,
+            secretary_ids=settings.secretary_ids,
+        )
+    # The person's own choice (/lang) wins; otherwise the bot's default language, Vietnamese first.
+    lang = normalise_language(actor.language, settings.default_language)
+    return Request(update, context, services, actor, lang, list(context.args or []))
+
+
+Handler = Callable[[Request], Awaitable[None]]
+
+
+def refusal(req: Request, spec: CommandSpec) -> str:
+    if not req.actor.is_member:
+        return req.tr(
+            "You are not linked to any unit yet. Ask the ISO committee secretary for an invite link, "
+            "then open it to start."
+        )
+    if spec.audience >= Audience.ADMIN:
+        return req.tr("Only an administrator can use /{command}.", command=spec.name)
+    return req.tr("Only the committee secretary can use /{command}.", command=spec.name)
+
+
+async def answer_user_error(req: Request, error: UserError) -> None:
+    lines = [req.tr(error.msgid, **error.params)] if error.msgid else []
+    if isinstance(error, UsageError):
+        lines.append(req.tr("Usage: {usage}", usage=req.tr(error.spec.usage)))
+    await req.reply("\n".join(lines))
+
+
+def command(name: str) -> Callable[[Handler], Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]]:
+    spec = BY_NAME[name]
+
+    def wrap(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            if update.effective_user is None or update.effective_message is None:
+                return
+            req = await build_request(update, context)
+            if not allowed(req.actor, spec):
+                await req.reply(refusal(req, spec))
+                return
+            try:
+                await handler(req)
+            except UserError as error:
+                await answer_user_error(req, error)
+
+        run.__name__ = f"command_{name}"
+        run.__doc__ = handler.__doc__
+        return run
+
+    return wrap
+
+
+def parse_commitment_id(spec: CommandSpec, text: str) -> int:
+    value = text.strip().removeprefix("#")
+    if not value.isdigit() or len(value) > 12:
+        raise UsageError(spec, "The commitment number must be a whole number, like 12 or #12.")
+    return int(value)
+
+
+def expect_args(req: Request, spec: CommandSpec, minimum: int, maximum: int) -> list[str]:
+    if len(req.args) < minimum:
+        raise UsageError(spec, "Something is missing.")
+    if len(req.args) > maximum:
+        raise UsageError(spec, "Too many words after /{command}.", command=spec.name)
+    return req.args

@@ -1,0 +1,32 @@
+"""Whatever no other handler took: unknown commands and plain text."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.commands import BY_NAME
+from bot.render import esc
+from handlers.base import build_request, refusal
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_user is None or update.effective_message is None:
+        return
+    req = await build_request(update, context)
+    word = (update.effective_message.text or "").split()[0].split("@")[0]
+    await req.reply(
+        req.tr("I do not know the command {command}.", command=esc(word))
+        + "\n"
+        + req.tr("Send /help to see the commands you can use.")
+    )
+
+
+async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.effective_user is None or update.effective_message is None:
+        return
+    req = await build_request(update, context)
+    if not req.actor.is_member:
+        await req.reply(refusal(req, BY_NAME["tasks"]))
+        return
+    await req.reply(req.tr("Send /help to see the commands you can use."))

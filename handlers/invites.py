@@ -1,0 +1,57 @@
+"""/invite: a one-time deep link that links whoever opens it to a unit, or to the committee."""
+
+from __future__ import annotations
+
+from bot.commands import BY_NAME
+from bot.render import esc, fmt_datetime
+from handlers.base import Request, UsageError, UserError, command, expect_args
+from storage.invites import create_invite
+from storage.models import Role
+from storage.register import find_unit
+
+UNIT_ROLE_WORDS = {"focal": Role.FOCAL, "head": Role.HEAD}
+
+
+@command("invite")
+async def invite(req: Request) -> None:
+    spec = BY_NAME["invite"]
+    args = expect_args(req, spec, 1, 2)
+    services = req.services
+    async with services.db.session() as session:
+        if args[0].lower() == "secretary":
+            if len(args) > 1:
+                raise UsageError(spec, "Too many words after /{command}.", command="invite")
+            if not req.actor.is_admin:
+                raise UserError("Only an administrator can invite a secretary.")
+            role, unit = Role.SECRETARY, None
+        else:
+            word = args[1].lower() if len(args) > 1 else "focal"
+            if word not in UNIT_ROLE_WORDS:
+                raise UsageError(spec, "The role must be focal or head.")
+            role = UNIT_ROLE_WORDS[word]
+            unit = await find_unit(session, code=args[0])
+            if unit is None:
+                raise UserError("There is no unit with the code {code}.", code=esc(args[0]))
+        created = await create_invite(
+            session,
+            role=role,
+            unit_id=unit.id if unit else None,
+            created_by_id=req.actor.person_id,
+            now=services.now(),
+            ttl_days=services.settings.invite_ttl_days,
+        )
+    link = f"https://t.me/{req.context.bot.username}?start={created.code}"
+    if unit is None:
+        who = req.tr("a secretary of the ISO committee")
+    elif role is Role.HEAD:
+        who = req.tr("a head of {unit}", unit=f"<b>{esc(unit.name)}</b> ({esc(unit.code)})")
+    else:
+        who = req.tr("a focal point of {unit}", unit=f"<b>{esc(unit.name)}</b> ({esc(unit.code)})")
+    await req.reply(
+        req.tr("Invite link for {who}:", who=who)
+        + f"\n{esc(link)}\n"
+        + req.tr(
+            "It works once and expires on {when}. Send it only to the person concerned.",
+            when=fmt_datetime(created.expires_at, services.settings.tz),
+        )
+    )

@@ -1,0 +1,194 @@
+"""People and their roles: who is admin, secretary, head or focal point of which unit.
+
+`Actor` is what authorisation looks at: it is resolved from the sender's Telegram id and the database,
+never from what a message or a button claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import UNIT_ROLES, Membership, Person, Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    telegram_id: int
+    person_id: int | None
+    name: str
+    language: str | None
+    is_admin: bool = False
+    is_secretary: bool = False
+    # unit id → the roles held there (focal, head)
+    unit_roles: dict[int, frozenset[Role]] = field(default_factory=dict)
+
+    @property
+    def is_committee(self) -> bool:
+        """Secretaries and admins see and manage every unit."""
+        return self.is_admin or self.is_secretary
+
+    @property
+    def is_member(self) -> bool:
+        return self.is_committee or bool(self.unit_roles)
+
+    @property
+    def unit_ids(self) -> frozenset[int]:
+        return frozenset(self.unit_roles)
+
+    def can_see_unit(self, unit_id: int) -> bool:
+        return self.is_committee or unit_id in self.unit_roles
+
+
+async def get_person(session: AsyncSession, *, telegram_id: int) -> Person | None:
+    return await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
+
+
+async def touch_person(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    full_name: str,
+    username: str | None,
+    language_code: str | None,
+    now: datetime,
+) -> Person:
+    """Create or refresh the person who just wrote; writing to the bot makes them reachable again."""
+    person = await get_person(session, telegram_id=telegram_id)
+    if person is None:
+        person = Person(
+            telegram_id=telegram_id,
+            full_name=full_name,
+            username=username,
+            language=None,
+            reachable=True,
+            has_started=True,
+            created_at=now,
+            last_seen_at=now,
+        )
+        session.add(person)
+        await session.flush()
+        return person
+    person.full_name = full_name or person.full_name
+    person.username = username
+    person.reachable = True
+    person.has_started = True
+    person.last_seen_at = now
+    return person
+
+
+async def resolve_actor(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    fallback_name: str = "",
+    fallback_language: str | None = None,
+    admin_ids: Iterable[int] = (),
+    secretary_ids: Iterable[int] = (),
+) -> Actor:
+    person = await get_person(session, telegram_id=telegram_id)
+    is_admin = telegram_id in set(admin_ids)
+    is_secretary = telegram_id in set(secretary_ids)
+    unit_roles: dict[int, set[Role]] = {}
+    if person is not None:
+        rows = await session.execute(
+            select(Membership.role, Membership.unit_id).where(Membership.person_id == person.id)
+        )
+        for role, unit_id in rows:
+            if role == Role.ADMIN:
+                is_admin = True
+            elif role == Role.SECRETARY:
+                is_secretary = True
+            elif unit_id is not None:
+                unit_roles.setdefault(unit_id, set()).add(role)
+    return Actor(
+        telegram_id=telegram_id,
+        person_id=person.id if person else None,
+        name=(person.full_name if person and person.full_name else fallback_name),
+        language=(person.language if person and person.language else fallback_language),
+        is_admin=is_admin,
+        is_secretary=is_secretary,
+        unit_roles={unit: frozenset(roles) for unit, roles in unit_roles.items()},
+    )
+
+
+async def bootstrap_roles(
+    session: AsyncSession, *, admin_ids: Iterable[int], secretary_ids: Iterable[int], now: datetime
+) -> None:
+    """Keep the roles given by ADMIN_IDS / SECRETARY_IDS in step with the settings.
+
+    People named there exist from the start (so digests and escalations reach them, or report them
+    unreachable), and a role removed from the settings is removed from the database.
+    """
+    wanted = {(tid, Role.ADMIN) for tid in admin_ids} | {(tid, Role.SECRETARY) for tid in secretary_ids}
+    existing = await session.execute(
+        select(Membership, Person.telegram_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.origin == "config")
+    )
+    have = set()
+    for membership, telegram_id in existing:
+        key = (telegram_id, membership.role)
+        if key in wanted:
+            have.add(key)
+        else:
+            await session.delete(membership)
+    for telegram_id, role in sorted(wanted - have):
+        person = await get_person(session, telegram_id=telegram_id)
+        if person is None:
+            person = Person(telegram_id=telegram_id, full_name="", reachable=True, has_started=False, created_at=now)
+            session.add(person)
+            await session.flush()
+        session.add(Membership(person_id=person.id, unit_id=None, role=role, origin="config", created_at=now))
+
+
+async def add_membership(
+    session: AsyncSession, *, person_id: int, role: Role, unit_id: int | None, now: datetime
+) -> bool:
+    """Give a role; False when the person already had it."""
+    query = select(Membership).where(Membership.person_id == person_id, Membership.role == role)
+    query = query.where(Membership.unit_id.is_(None) if unit_id is None else Membership.unit_id == unit_id)
+    if await session.scalar(query) is not None:
+        return False
+    session.add(Membership(person_id=person_id, unit_id=unit_id, role=role, origin="invite", created_at=now))
+    return True
+
+
+async def set_language(session: AsyncSession, *, telegram_id: int, language: str) -> None:
+    person = await get_person(session, telegram_id=telegram_id)
+    if person is not None:
+        person.language = language
+
+
+async def unit_people(
+    session: AsyncSession, *, unit_ids: Iterable[int], roles: Iterable[Role] = UNIT_ROLES
+) -> dict[int, list[tuple[Person, Role]]]:
+    """People of each unit with their role, for /units, reminders and broadcasts."""
+    ids = list(unit_ids)
+    result: dict[int, list[tuple[Person, Role]]] = {uid: [] for uid in ids}
+    if not ids:
+        return result
+    rows = await session.execute(
+        select(Membership.unit_id, Membership.role, Person)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.unit_id.in_(ids), Membership.role.in_(list(roles)))
+        .order_by(Person.full_name)
+    )
+    for unit_id, role, person in rows:
+        result[unit_id].append((person, role))
+    return result
+
+
+async def committee(session: AsyncSession) -> list[Person]:
+    """Every secretary and admin known to the database."""
+    rows = await session.scalars(
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.role.in_([Role.SECRETARY, Role.ADMIN]))
+        .distinct()
+    )
+    return list(rows)

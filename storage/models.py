@@ -1,0 +1,215 @@
+"""The register's tables: units, people, memberships, invites, commitments and the event log.
+
+Datetimes are stored in UTC and come back timezone-aware; a deadline is a local date.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SECRETARY = "secretary"
+    HEAD = "head"
+    FOCAL = "focal"
+
+
+UNIT_ROLES = (Role.FOCAL, Role.HEAD)
+
+
+class Kind(enum.StrEnum):
+    LEGAL = "legal"
+    INTERNAL = "internal"
+
+
+class Status(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings so migrations stay simple on both databases.
+    return Enum(cls, name=name, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    # Codes are unique regardless of case: the key is the upper-cased code.
+    code_key: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    username: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    # False after Telegram answered 403 (blocked, or never started the bot); True again when they write.
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    has_started: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Membership(Base):
+    """A role: focal/head of a unit, or secretary/admin of the committee (unit_id NULL)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("person_id", "role", "unit_id"),
+        Index("ix_memberships_unit_id_role", "unit_id", "role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    # "config" for ADMIN_IDS / SECRETARY_IDS (kept in step with the settings), "invite" otherwise.
+    origin: Mapped[str] = mapped_column(String(16), default="invite")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    person: Mapped[Person] = relationship(lazy="raise")
+    unit: Mapped[Unit | None] = relationship(lazy="raise")
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+
+
+class Commitment(Base):
+    __tablename__ = "commitments"
+    __table_args__ = (
+        Index("ix_commitments_status_due_date", "status", "due_date"),
+        Index("ix_commitments_unit_id_status", "unit_id", "status"),
+        Index("ix_commitments_unit_id_title_due_date", "unit_id", "title", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The committee's own key for upserts on import; NULL when the file had none.
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[Kind] = mapped_column(_enum(Kind, "kind"))
+    due_date: Mapped[date] = mapped_column(Date)
+    legal_basis: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    recurrence: Mapped[str] = mapped_column(String(200), default="")
+    # The occurrence this row is, for recurring commitments: the row it follows.
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("commitments.id", ondelete="SET NULL"))
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.OPEN)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Bumped on every change: a button made for an older version is stale.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    unit: Mapped[Unit] = relationship(lazy="raise")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class Event(Base):
+    """Append-only log of every change: who, when, what changed (from → to), and a note."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_commitment_id_at", "commitment_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # Who, in words, when there is no person (the importer, the planner).
+    actor_label: Mapped[str] = mapped_column(String(100), default="")
+    commitment_id: Mapped[int | None] = mapped_column(ForeignKey("commitments.id", ondelete="CASCADE"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str] = mapped_column(String(32), default="")
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[Person | None] = relationship(lazy="raise")
+
+
+def row_dict(obj: Any) -> dict[str, Any]:
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
