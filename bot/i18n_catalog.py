@@ -6,11 +6,11 @@ translator) and lists what still lacks a translation; the test suite fails while
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import write_po
 
 from bot.i18n import LANGUAGES, LOCALE_DIR, read_catalog
@@ -21,16 +21,30 @@ SOURCE_DIRS = ("bot", "handlers", "scheduler", "storage", "sandbox")
 KEYWORDS = {"t": (2,), "tr": (1,), "N_": (1,), "UserError": (1,), "UsageError": (2,)}
 
 
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
 def extract_messages(root: Path = ROOT) -> dict[str, list[str]]:
+    """Message ids of every t/tr/N_/UserError/UsageError call, f-strings included (hence ast, not Babel)."""
     found: dict[str, list[str]] = {}
     for folder in SOURCE_DIRS:
-        if not (root / folder).is_dir():
-            continue
-        for filename, lineno, message, _comments, _context in extract_from_dir(
-            root / folder, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()
-        ):
-            if isinstance(message, str) and message:
-                found.setdefault(message, []).append(f"{folder}/{filename}:{lineno}")
+        for path in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call) or _call_name(node) not in KEYWORDS:
+                    continue
+                position = KEYWORDS[_call_name(node)][0] - 1
+                if len(node.args) > position:
+                    arg = node.args[position]
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value:
+                        where = f"{path.relative_to(root)}:{node.lineno}"
+                        found.setdefault(arg.value, []).append(where)
     return found
 
 

@@ -61,7 +61,11 @@ class UploadedFile:
 
 
 class _Mismatch(Exception):
-    """The value does not fit one candidate type (the message explains why)."""
+    """The value does not fit one candidate type; ``depth`` tells how far into the value it got."""
+
+    def __init__(self, message: str, depth: int = 0) -> None:
+        super().__init__(message)
+        self.depth = depth
 
 
 @dataclass(frozen=True)
@@ -127,35 +131,34 @@ class ApiSchema:
                     raise bad_request(_missing_message(method, name))
                 continue
             try:
-                result[name] = self._coerce(value, spec.types, files, top=True)
+                if isinstance(value, str) and "String" not in spec.types:
+                    if any(t not in _PRIMITIVES for t in spec.types):
+                        value = _json(value)
+                result[name] = self._coerce(value, spec.types, files)
             except _Mismatch as exc:
                 raise bad_request(f"can't parse parameter '{name}': {exc}") from None
         return result
 
-    def _coerce(self, value: Any, types: tuple[str, ...], files: Mapping[str, UploadedFile], *, top: bool) -> Any:
-        reasons: list[str] = []
+    def _coerce(self, value: Any, types: tuple[str, ...], files: Mapping[str, UploadedFile]) -> Any:
+        failures: list[_Mismatch] = []
         for type_ in types:
             try:
-                return self._coerce_one(value, type_, files, top=top)
+                return self._coerce_one(value, type_, files)
             except _Mismatch as exc:
-                reasons.append(str(exc))
-        if len(reasons) == 1:
-            raise _Mismatch(reasons[0])
-        raise _Mismatch(f"expected {' or '.join(types)} ({'; '.join(reasons)})")
+                failures.append(exc)
+        raise _best(failures, f"expected {' or '.join(types)}")
 
-    def _coerce_one(self, value: Any, type_: str, files: Mapping[str, UploadedFile], *, top: bool) -> Any:
+    def _coerce_one(self, value: Any, type_: str, files: Mapping[str, UploadedFile]) -> Any:
         if type_.startswith("Array of "):
-            if top and isinstance(value, str):
-                value = _json(value)
             if not isinstance(value, list):
                 raise _Mismatch(f"expected {type_}, got {_kind(value)}")
             item_types = tuple(t.strip() for t in re.split(r",| and | or ", type_[len("Array of ") :]))
             items: list[Any] = []
             for index, item in enumerate(value):
                 try:
-                    items.append(self._coerce(item, item_types, files, top=False))
+                    items.append(self._coerce(item, item_types, files))
                 except _Mismatch as exc:
-                    raise _Mismatch(f"item {index}: {exc}") from None
+                    raise _Mismatch(f"item {index}: {exc}", exc.depth + 1) from None
             return items
         if type_ == "Integer":
             if isinstance(value, bool):
@@ -199,19 +202,22 @@ class ApiSchema:
                 return files[value[9:]]
             raise _Mismatch("expected an uploaded file")
         if type_ in self.subtypes:
-            reasons = []
+            failures: list[_Mismatch] = []
             for subtype in self.subtypes[type_]:
                 try:
-                    return self._coerce_one(value, subtype, files, top=top)
+                    return self._coerce_one(value, subtype, files)
                 except _Mismatch as exc:
-                    reasons.append(f"{subtype}: {exc}")
-            raise _Mismatch(f"expected one of {type_}: {'; '.join(reasons)}")
+                    failures.append(exc)
+            if all(f.depth < 0 for f in failures):
+                raise _Mismatch(f"{type_}: unsupported kind {json.dumps(value)[:100]}")
+            raise _best(failures, f"expected {type_}")
         if type_ in self.types:
-            if top and isinstance(value, str):
-                value = _json(value)
             if not isinstance(value, dict):
-                raise _Mismatch(f"expected {type_} object, got {_kind(value)}")
+                raise _Mismatch(f"expected {type_} object, got {_kind(value)}", -1)
             fields = self.types[type_]
+            for name, spec in fields.items():
+                if spec.const is not None and name in value and value[name] != spec.const:
+                    raise _Mismatch(f"{type_}.{name} must be '{spec.const}'", -1)
             for key in value:
                 if key not in fields:
                     raise _Mismatch(f"{type_} has no field '{key}'")
@@ -223,14 +229,22 @@ class ApiSchema:
                         raise _Mismatch(f"{type_} requires field '{name}'")
                     continue
                 try:
-                    coerced = self._coerce(item, spec.types, files, top=False)
+                    result[name] = self._coerce(item, spec.types, files)
                 except _Mismatch as exc:
-                    raise _Mismatch(f"{type_}.{name}: {exc}") from None
-                if spec.const is not None and coerced != spec.const:
-                    raise _Mismatch(f"{type_}.{name} must be '{spec.const}'")
-                result[name] = coerced
+                    raise _Mismatch(f"{type_}.{name}: {exc}", exc.depth + 1) from None
             return result
         raise _Mismatch(f"unknown type {type_}")
+
+
+def _best(failures: list[_Mismatch], summary: str) -> _Mismatch:
+    """The explanation of the candidate type that matched the value furthest."""
+    if len(failures) == 1:
+        return failures[0]
+    deepest = max(f.depth for f in failures)
+    best = list(dict.fromkeys(str(f) for f in failures if f.depth == deepest))
+    if len(best) == 1 and deepest >= 0:
+        return _Mismatch(best[0], deepest)
+    return _Mismatch(f"{summary} ({'; '.join(best)})", deepest)
 
 
 def _json(value: str) -> Any:
