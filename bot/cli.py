@@ -97,6 +97,7 @@ async def _upgrade(settings: Settings) -> int:
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_application
+    from bot.runtime import ALLOWED_UPDATES
 
     if not settings.telegram_bot_token:
         raise Fatal("Invalid setting TELEGRAM_BOT_TOKEN: required for qmsbot run (qmsbot sandbox needs none)")
@@ -105,7 +106,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.webhook:
         application.run_webhook(listen=args.listen, port=args.port, webhook_url=args.webhook)
     else:
-        application.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
 
 

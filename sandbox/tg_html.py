@@ -190,8 +190,7 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[E
                         argument = "1"
                         continue
                     raise EntityParseError(
-                        f'Expected equal sign in declaration of an attribute of the tag "{tag}" '
-                        f"at byte offset {begin}"
+                        f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {begin}'
                     )
                 i += 1
                 while at(i) and at(i) in _SPACE:
@@ -222,15 +221,15 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[E
                         i += 1
                 if at(i) == 0:
                     raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
-                value = value_bytes.decode("utf-8", errors="replace")
+                attr_value = value_bytes.decode("utf-8", errors="replace")
                 if tag == "a" and attr == "href":
-                    argument = value
-                elif tag == "code" and attr == "class" and value.startswith("language-"):
-                    argument = value[len("language-") :]
-                elif tag == "span" and attr == "class" and value.startswith("tg-"):
-                    argument = value[len("tg-") :]
+                    argument = attr_value
+                elif tag == "code" and attr == "class" and attr_value.startswith("language-"):
+                    argument = attr_value[len("language-") :]
+                elif tag == "span" and attr == "class" and attr_value.startswith("tg-"):
+                    argument = attr_value[len("tg-") :]
                 elif tag == "tg-emoji" and attr == "emoji-id":
-                    argument = value
+                    argument = attr_value
                 elif tag == "blockquote" and attr == "expandable":
                     argument = "1"
             if tag == "span" and argument != "spoiler":
@@ -267,17 +266,13 @@ def parse_html(text: str, *, strict_ampersand: bool = True) -> tuple[str, list[E
     return out.decode("utf-8"), entities
 
 
-def _close_entity(
-    entities: list[Entity], tag: str, argument: str, offset: int, length: int, inner: str
-) -> None:
+def _close_entity(entities: list[Entity], tag: str, argument: str, offset: int, length: int, inner: str) -> None:
     if tag in _SIMPLE or (tag == "span" and argument == "spoiler"):
         entities.append({"type": _SIMPLE.get(tag, "spoiler"), "offset": offset, "length": length})
     elif tag == "tg-emoji":
         if not argument.isdigit():
             raise EntityParseError("Invalid custom emoji identifier specified")
-        entities.append(
-            {"type": "custom_emoji", "offset": offset, "length": length, "custom_emoji_id": argument}
-        )
+        entities.append({"type": "custom_emoji", "offset": offset, "length": length, "custom_emoji_id": argument})
     elif tag == "a":
         url = argument or inner
         user_match = re.fullmatch(r"tg://user\?id=(\d+)", url)

@@ -1,0 +1,497 @@
+"""Importing register files (SPEC "Register files"): all or nothing, idempotent, with a report.
+
+Every row of every file is checked first (`storage.register_files`); if anything is wrong nothing is written
+and the report lists each problem. Otherwise one transaction upserts the units (by code, regardless of case)
+and the commitments (by `ref`, or by unit + title + due when the file gives no ref) and writes one event per
+created row and per changed field. Importing the same files again changes nothing and writes no event.
+Status, progress and history of existing commitments are never touched.
+
+The write path loads the existing rows by key in a few queries (chunks of `CHUNK` keys) and writes with
+bulk INSERT … RETURNING / executemany UPDATE, so a national register (tens of thousands of units, hundreds
+of thousands of commitments) imports in one pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_, t
+from storage.db import Database
+from storage.models import Commitment, Event, Kind, Status, Unit
+from storage.register_files import (
+    MSG_CANNOT_READ,
+    CommitmentRecord,
+    Problem,
+    RegisterFiles,
+    Row,
+    Table,
+    UnitRecord,
+    check_references,
+    file_label,
+    read_register_files,
+    sort_problems,
+)
+
+CHUNK = 5000  # keys per IN (…) query: well under SQLite's and PostgreSQL's parameter limits
+
+MSG_FAILED_ONE = N_("Nothing was imported: 1 problem found. Correct it and import the files again.")
+MSG_FAILED_MANY = N_("Nothing was imported: {count} problems found. Correct them and import the files again.")
+MSG_FILE = N_("File {file}:")
+MSG_AT_LINE_COLUMN = N_("Line {line}, column {column}: {reason}")
+MSG_AT_LINE = N_("Line {line}: {reason}")
+MSG_MORE = N_("… and {count} more problems")
+MSG_DONE = N_("Import done.")
+MSG_NO_CHANGE = N_("Nothing changed: the register already matches the files.")
+MSG_UNITS_READ = N_("{file}: {count} units")
+MSG_COMMITMENTS_READ = N_("{file}: {count} commitments")
+MSG_UNITS_COUNTS = N_("Units: {created} new, {updated} updated, {unchanged} unchanged.")
+MSG_COMMITMENTS_COUNTS = N_("Commitments: {created} new, {updated} updated, {unchanged} unchanged.")
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or why it did nothing (`problems`)."""
+
+    problems: list[Problem] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    units_created: int = 0
+    units_updated: int = 0
+    units_unchanged: int = 0
+    commitments_created: int = 0
+    commitments_updated: int = 0
+    commitments_unchanged: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.units_created or self.units_updated or self.commitments_created or self.commitments_updated)
+
+
+async def import_files(
+    db: Database,
+    paths: Sequence[Path | str],
+    *,
+    now: datetime,
+    actor_label: str = "import",
+    actor_id: int | None = None,
+) -> ImportReport:
+    """`qmsbot import FILE...`: read the files and import them (see `import_sources`)."""
+    sources: list[tuple[str, bytes]] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            data = await asyncio.to_thread(Path(path).read_bytes)
+        except OSError as exc:
+            problems.append(Problem(str(path), 0, "", MSG_CANNOT_READ, {"error": exc.strerror or str(exc)}))
+            continue
+        sources.append((str(path), data))
+    if problems:
+        return ImportReport(problems=problems)
+    return await import_sources(db, sources, now=now, actor_label=actor_label, actor_id=actor_id)
+
+
+async def import_sources(
+    db: Database,
+    sources: Sequence[tuple[str, bytes]],
+    *,
+    now: datetime,
+    actor_label: str = "import",
+    actor_id: int | None = None,
+) -> ImportReport:
+    """Import (file name, content) pairs — files given on the command line or sent in a chat.
+
+    All or nothing: the returned report either lists problems (and nothing was written) or counts what was
+    created, updated and left unchanged.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    files = await asyncio.to_thread(read_register_files, list(sources))
+    async with db.session() as session:
+        units = await _load_units(session)
+        by_id = {u.id: u for u in units}
+        parents = {u.key: (by_id[u.parent_id].key if u.parent_id in by_id else None) for u in units}
+        problems = files.problems + check_references(files, parents)
+        if problems:
+            order = {name: i for i, (name, _data) in enumerate(sources)}
+            return ImportReport(problems=sort_problems(problems, order), tables=files.tables)
+        writer = _Writer(session, now=now, actor_label=actor_label, actor_id=actor_id, units=units)
+        await writer.write(files)
+        return writer.report
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing
+
+
+@dataclass(slots=True)
+class _UnitState:
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+
+    @property
+    def key(self) -> str:
+        return self.code.upper()
+
+
+@dataclass(slots=True)
+class _CommitmentState:
+    id: int
+    ref: str | None
+    unit_id: int
+    title: str
+    kind: Kind
+    due_date: date
+    legal_basis: str
+    source: str
+    recurrence: str
+    version: int
+
+
+_COMMITMENT_COLUMNS = (
+    Commitment.id,
+    Commitment.ref,
+    Commitment.unit_id,
+    Commitment.title,
+    Commitment.kind,
+    Commitment.due_date,
+    Commitment.legal_basis,
+    Commitment.source,
+    Commitment.recurrence,
+    Commitment.version,
+)
+
+
+async def _load_units(session: AsyncSession) -> list[_UnitState]:
+    result = await session.execute(select(Unit.id, Unit.code, Unit.name, Unit.parent_id))
+    return [_UnitState(*row) for row in result]
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Writer:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        now: datetime,
+        actor_label: str,
+        actor_id: int | None,
+        units: list[_UnitState],
+    ) -> None:
+        self.session = session
+        self.now = now
+        self.actor_label = actor_label
+        self.actor_id = actor_id
+        self.units_by_key = {u.key: u for u in units}
+        self.units_by_id = {u.id: u for u in units}
+        self.events: list[dict[str, Any]] = []
+        self.report = ImportReport()
+
+    async def write(self, files: RegisterFiles) -> None:
+        self.report.tables = files.tables
+        await self._units(files.units)
+        await self._commitments(files.commitments)
+        if self.events:
+            await self.session.execute(insert(Event), self.events)
+
+    def _event(
+        self,
+        action: str,
+        *,
+        unit_id: int | None,
+        commitment_id: int | None = None,
+        field: str = "",
+        old: object = None,
+        new: object = None,
+    ) -> None:
+        # The same row storage.events.record writes, collected for one executemany.
+        self.events.append(
+            {
+                "at": self.now,
+                "action": action,
+                "actor_id": self.actor_id,
+                "actor_label": self.actor_label,
+                "commitment_id": commitment_id,
+                "unit_id": unit_id,
+                "field": field,
+                "old_value": None if old is None else str(old),
+                "new_value": None if new is None else str(new),
+                "note": "",
+            }
+        )
+
+    def _unit_code(self, unit_id: int | None) -> str | None:
+        unit = self.units_by_id.get(unit_id) if unit_id is not None else None
+        return unit.code if unit else None
+
+    # Units -------------------------------------------------------------------------------------------
+
+    async def _units(self, rows: list[Row[UnitRecord]]) -> None:
+        fresh = [row.record for row in rows if row.record.key not in self.units_by_key]
+        created: set[int] = set()
+        if fresh:
+            result = await self.session.execute(
+                insert(Unit).returning(Unit.id, sort_by_parameter_order=True),
+                [
+                    {"code": r.code, "code_key": r.key, "name": r.name, "parent_id": None, "created_at": self.now}
+                    for r in fresh
+                ],
+            )
+            for record, unit_id in zip(fresh, result.scalars().all(), strict=True):
+                state = _UnitState(unit_id, record.code, record.name, None)
+                self.units_by_key[state.key] = state
+                self.units_by_id[unit_id] = state
+                created.add(unit_id)
+                self._event("created", unit_id=unit_id, new=record.code)
+
+        updates: list[dict[str, Any]] = []
+        for row in rows:
+            record = row.record
+            state = self.units_by_key[record.key]
+            values: dict[str, Any] = {}
+            is_new = state.id in created
+            if not is_new and record.code != state.code:
+                values["code"] = record.code
+                self._event("updated", unit_id=state.id, field="code", old=state.code, new=record.code)
+            if not is_new and record.name != state.name:
+                values["name"] = record.name
+                self._event("updated", unit_id=state.id, field="name", old=state.name, new=record.name)
+            if "parent_code" in row.columns:
+                parent = self.units_by_key[record.parent_code.upper()] if record.parent_code else None
+                parent_id = parent.id if parent else None
+                if parent_id != state.parent_id:
+                    values["parent_id"] = parent_id
+                    if not is_new:
+                        old = self._unit_code(state.parent_id)
+                        self._event("updated", unit_id=state.id, field="parent", old=old, new=parent and parent.code)
+            if values:
+                updates.append({"id": state.id, **values})
+                if not is_new:
+                    self.report.units_updated += 1
+            if not is_new and not values:
+                self.report.units_unchanged += 1
+            # Later rows (and commitments) see the unit as the file leaves it.
+            state.code = record.code
+            state.name = record.name
+            if "parent_id" in values:
+                state.parent_id = values["parent_id"]
+        self.report.units_created = len(created)
+        if updates:
+            await self.session.execute(update(Unit), updates)
+
+    # Commitments -------------------------------------------------------------------------------------
+
+    async def _commitments(self, rows: list[Row[CommitmentRecord]]) -> None:
+        loaded: dict[int, _CommitmentState] = {}
+
+        def keep(result: Any) -> Iterator[_CommitmentState]:
+            for values in result:
+                state = loaded.get(values.id)
+                if state is None:
+                    state = loaded[values.id] = _CommitmentState(*values)
+                yield state
+
+        refs = sorted({row.record.ref for row in rows if row.record.ref})
+        by_ref: dict[str, _CommitmentState] = {}
+        for chunk in _chunks(refs):
+            result = await self.session.execute(select(*_COMMITMENT_COLUMNS).where(Commitment.ref.in_(chunk)))
+            for state in keep(result):
+                by_ref[state.ref or ""] = state
+
+        # Rows matched by unit + title + due: those without a ref, and those whose ref is new (a row the
+        # register already has without a ref gets it).
+        unit_ids = sorted(
+            {
+                self.units_by_key[row.record.unit_key].id
+                for row in rows
+                if not row.record.ref or row.record.ref not in by_ref
+            }
+        )
+        by_key: dict[tuple[int, str, date], list[_CommitmentState]] = defaultdict(list)
+        for chunk in _chunks(unit_ids):
+            result = await self.session.execute(select(*_COMMITMENT_COLUMNS).where(Commitment.unit_id.in_(chunk)))
+            for state in keep(result):
+                by_key[(state.unit_id, state.title, state.due_date)].append(state)
+        for candidates in by_key.values():
+            candidates.sort(key=lambda c: (c.ref is not None, c.id))
+
+        matches: list[_CommitmentState | None] = [None] * len(rows)
+        claimed: set[int] = set()
+        for index, row in enumerate(rows):
+            state = by_ref.get(row.record.ref) if row.record.ref else None
+            if state is not None:
+                matches[index] = state
+                claimed.add(state.id)
+
+        def by_content(index: int, row: Row[CommitmentRecord], *, unkeyed_only: bool) -> None:
+            record = row.record
+            key = (self.units_by_key[record.unit_key].id, record.title, record.due)
+            for candidate in by_key.get(key, ()):
+                if candidate.id in claimed or (unkeyed_only and candidate.ref is not None):
+                    continue
+                matches[index] = candidate
+                claimed.add(candidate.id)
+                return
+
+        for index, row in enumerate(rows):
+            if row.record.ref and matches[index] is None:
+                by_content(index, row, unkeyed_only=True)
+        for index, row in enumerate(rows):
+            if not row.record.ref:
+                by_content(index, row, unkeyed_only=False)
+
+        fresh: list[CommitmentRecord] = []
+        updates: list[dict[str, Any]] = []
+        for row, state in zip(rows, matches, strict=True):
+            if state is None:
+                fresh.append(row.record)
+                continue
+            values = self._commitment_changes(row, state)
+            if values:
+                updates.append({"id": state.id, **values, "version": state.version + 1, "updated_at": self.now})
+                self.report.commitments_updated += 1
+            else:
+                self.report.commitments_unchanged += 1
+
+        if fresh:
+            result = await self.session.execute(
+                insert(Commitment).returning(Commitment.id, sort_by_parameter_order=True),
+                [self._new_commitment(record) for record in fresh],
+            )
+            for record, commitment_id in zip(fresh, result.scalars().all(), strict=True):
+                self._event(
+                    "created",
+                    unit_id=self.units_by_key[record.unit_key].id,
+                    commitment_id=commitment_id,
+                    new=record.title,
+                )
+            self.report.commitments_created = len(fresh)
+        if updates:
+            await self.session.execute(update(Commitment), updates)
+
+    def _new_commitment(self, record: CommitmentRecord) -> dict[str, Any]:
+        return {
+            "ref": record.ref or None,
+            "unit_id": self.units_by_key[record.unit_key].id,
+            "title": record.title,
+            "kind": record.kind,
+            "due_date": record.due,
+            "legal_basis": record.legal_basis,
+            "source": record.source,
+            "recurrence": record.recurrence,
+            "previous_id": None,
+            "status": Status.OPEN,
+            "progress": 0,
+            "done_at": None,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "version": 1,
+        }
+
+    def _commitment_changes(self, row: Row[CommitmentRecord], state: _CommitmentState) -> dict[str, Any]:
+        record = row.record
+        values: dict[str, Any] = {}
+
+        def change(column: str, event_field: str, old: Any, new: Any, old_shown: Any = None, new_shown: Any = None):
+            if old == new:
+                return
+            values[column] = new
+            self._event(
+                "updated",
+                unit_id=values.get("unit_id", state.unit_id),
+                commitment_id=state.id,
+                field=event_field,
+                old=old if old_shown is None else old_shown,
+                new=new if new_shown is None else new_shown,
+            )
+
+        if record.ref and state.ref is None:
+            change("ref", "ref", None, record.ref)
+        unit_id = self.units_by_key[record.unit_key].id
+        change("unit_id", "unit", state.unit_id, unit_id, self._unit_code(state.unit_id), self._unit_code(unit_id))
+        change("title", "title", state.title, record.title)
+        change("kind", "kind", state.kind, record.kind)
+        change("due_date", "due_date", state.due_date, record.due)
+        for name in ("legal_basis", "source", "recurrence"):
+            if name in row.columns:
+                change(name, name, getattr(state, name), getattr(record, name))
+        return values
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The report, in words
+
+
+def render_report(report: ImportReport, lang: str | None, *, limit: int | None = None, html: bool = False) -> str:
+    """The import report in `lang`, as plain text (or HTML-escaped text with `html=True`).
+
+    At most `limit` problems are listed (all when None); the rest are counted.
+    """
+
+    def esc(value: object) -> object:
+        return escape(str(value), quote=False) if html and isinstance(value, str) else value
+
+    lines: list[str] = []
+    if report.problems:
+        count = len(report.problems)
+        lines.append(t(lang, MSG_FAILED_ONE) if count == 1 else t(lang, MSG_FAILED_MANY, count=count))
+        shown = report.problems if limit is None else report.problems[:limit]
+        current: str | None = None
+        for problem in shown:
+            if problem.where != current:
+                current = problem.where
+                lines.append("")
+                lines.append(t(lang, MSG_FILE, file=esc(current)))
+            params = {key: esc(value) for key, value in problem.params.items()}
+            reason = t(lang, problem.msgid, **params)
+            if problem.line and problem.column:
+                lines.append(t(lang, MSG_AT_LINE_COLUMN, line=problem.line, column=problem.column, reason=reason))
+            elif problem.line:
+                lines.append(t(lang, MSG_AT_LINE, line=problem.line, reason=reason))
+            else:
+                lines.append(reason[:1].upper() + reason[1:])
+        if len(shown) < count:
+            lines.append(t(lang, MSG_MORE, count=count - len(shown)))
+        return "\n".join(lines)
+
+    lines.append(t(lang, MSG_DONE) if report.changed else t(lang, MSG_NO_CHANGE))
+    for table in report.tables:
+        msgid = MSG_UNITS_READ if table.kind == "units" else MSG_COMMITMENTS_READ
+        lines.append(t(lang, msgid, file=esc(file_label(table.file, table.sheet)), count=table.rows))
+    lines.append(
+        t(
+            lang,
+            MSG_UNITS_COUNTS,
+            created=report.units_created,
+            updated=report.units_updated,
+            unchanged=report.units_unchanged,
+        )
+    )
+    lines.append(
+        t(
+            lang,
+            MSG_COMMITMENTS_COUNTS,
+            created=report.commitments_created,
+            updated=report.commitments_updated,
+            unchanged=report.commitments_unchanged,
+        )
+    )
+    return "\n".join(lines)
