@@ -2,12 +2,13 @@
 
 Catalogs are the `.po` files under `bot/locale/<lang>/`; every file in a language folder is read and
 merged, so one concern can keep its own file. They are compiled in memory at first use: no build step.
-Message ids are English with `{named}` placeholders; `t(lang, msgid, **params)` translates and fills them.
+Message ids are English with `{named}` placeholders; `t(lang, msgid, **params)` translates and fills them for an HTML message, `t_text` for plain text.
 `N_` only marks a msgid for extraction where the text is translated later (e.g. in storage/).
 """
 
 from __future__ import annotations
 
+import html
 import io
 from functools import cache
 from gettext import GNUTranslations
@@ -56,6 +57,16 @@ def normalise_language(lang: str | None, default: str = DEFAULT_LANGUAGE) -> str
     return default
 
 
-def t(lang: str | None, msgid: str, /, **params: object) -> str:
+def t_text(lang: str | None, msgid: str, /, **params: object) -> str:
+    """Plain text (command line, spreadsheets): nothing is escaped."""
     text = translations(normalise_language(lang)).gettext(msgid)
+    return text.format(**params) if params else text
+
+
+def t(lang: str | None, msgid: str, /, **params: object) -> str:
+    """Text for a Telegram HTML message: the translated template is escaped, the params are inserted as given.
+
+    Params are already HTML: callers escape user-supplied strings (bot.render.esc) and may pass markup.
+    """
+    text = html.escape(translations(normalise_language(lang)).gettext(msgid), quote=False)
     return text.format(**params) if params else text

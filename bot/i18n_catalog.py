@@ -17,8 +17,8 @@ from bot.i18n import LANGUAGES, LOCALE_DIR, read_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = ("bot", "handlers", "scheduler", "storage", "sandbox")
-# t(lang, msgid), req.tr(msgid), N_(msgid), UserError(msgid), UsageError(spec, msgid)
-KEYWORDS = {"t": (2,), "tr": (1,), "N_": (1,), "UserError": (1,), "UsageError": (2,)}
+# t(lang, msgid), t_text(lang, msgid), req.tr(msgid), N_(msgid), UserError(msgid), UsageError(spec, msgid)
+KEYWORDS = {"t": (2,), "t_text": (2,), "tr": (1,), "N_": (1,), "UserError": (1,), "UsageError": (2,)}
 
 
 def _call_name(node: ast.Call) -> str:

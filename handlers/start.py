@@ -79,7 +79,7 @@ async def help_command(req: Request) -> None:
     """Lists exactly the commands this sender may run."""
     lines = [f"<b>{req.tr('Commands you can use')}</b>"]
     for spec in commands_for(req.actor):
-        lines.append(f"{esc(req.tr(spec.usage))} — {req.tr(spec.description)}")
+        lines.append(f"{req.tr(spec.usage)} — {req.tr(spec.description)}")
     if not req.actor.is_member:
         lines.append("")
         lines.append(role_phrase(req))

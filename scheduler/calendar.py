@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache
 
 import holidays
 
@@ -25,7 +25,7 @@ _SEARCH_LIMIT_DAYS = 3660
 _ONE_DAY = timedelta(days=1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _package_year(year: int, language: str) -> tuple[dict[date, str], frozenset[date]]:
     """The package's public holidays populated for `year` (dates may spill into a neighbouring year) and the
     weekend days it knows to be worked in exchange for a day off."""

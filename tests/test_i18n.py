@@ -27,9 +27,7 @@ def test_every_message_has_a_translation(lang: str) -> None:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_translations_keep_the_placeholders(lang: str) -> None:
-    wrong = {
-        msgid: msgstr for msgid, msgstr in read_catalog(lang).items() if _fields(msgid) != _fields(msgstr)
-    }
+    wrong = {msgid: msgstr for msgid, msgstr in read_catalog(lang).items() if _fields(msgid) != _fields(msgstr)}
     assert wrong == {}
 
 

@@ -323,11 +323,11 @@ def cases(draw: st.DrawFn) -> tuple[CommitmentView, ReminderPolicy, WorkCalendar
 Case = tuple[CommitmentView, ReminderPolicy, WorkCalendar, datetime]
 
 
-def expected_latest(c: CommitmentView, policy: ReminderPolicy, past: list[Slot], now: datetime, audience: str) -> Slot | None:
+def expected_latest(
+    c: CommitmentView, policy: ReminderPolicy, past: list[Slot], now: datetime, audience: str
+) -> Slot | None:
     deadline = policy.deadline_at(c.due)
-    candidates = [
-        s for s in past if s.audience == audience and not (s.kind in ("before", "due") and now >= deadline)
-    ]
+    candidates = [s for s in past if s.audience == audience and not (s.kind in ("before", "due") and now >= deadline)]
     return max(candidates, key=lambda s: s.at) if candidates else None
 
 

@@ -66,9 +66,7 @@ class Harness:
         return self.emulator.bot_messages(user_id)[-1]
 
 
-async def make_harness(
-    db: Database, tmp_path: Path, *, clock: Clock | None = None, **overrides: Any
-) -> Harness:
+async def make_harness(db: Database, tmp_path: Path, *, clock: Clock | None = None, **overrides: Any) -> Harness:
     emulator = Emulator(token=TOKEN, bot_username="qmsbot_test_bot")
     await emulator.start()
     settings = load_settings(

@@ -54,9 +54,7 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(length=64), nullable=True),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
-        sa.Column(
-            "kind", sa.Enum("legal", "internal", name="kind", native_enum=False, length=16), nullable=False
-        ),
+        sa.Column("kind", sa.Enum("legal", "internal", name="kind", native_enum=False, length=16), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=False),
         sa.Column("legal_basis", sa.String(length=200), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),
@@ -87,9 +85,7 @@ def upgrade() -> None:
     with op.batch_alter_table("commitments", schema=None) as batch_op:
         batch_op.create_index("ix_commitments_status_due_date", ["status", "due_date"], unique=False)
         batch_op.create_index("ix_commitments_unit_id_status", ["unit_id", "status"], unique=False)
-        batch_op.create_index(
-            "ix_commitments_unit_id_title_due_date", ["unit_id", "title", "due_date"], unique=False
-        )
+        batch_op.create_index("ix_commitments_unit_id_title_due_date", ["unit_id", "title", "due_date"], unique=False)
 
     op.create_table(
         "invites",
@@ -112,9 +108,7 @@ def upgrade() -> None:
             name=op.f("fk_invites_created_by_id_people"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["units.id"], name=op.f("fk_invites_unit_id_units"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_invites_unit_id_units"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["used_by_id"], ["people.id"], name=op.f("fk_invites_used_by_id_people"), ondelete="SET NULL"
         ),
@@ -140,9 +134,7 @@ def upgrade() -> None:
             ["unit_id"], ["units.id"], name=op.f("fk_memberships_unit_id_units"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memberships")),
-        sa.UniqueConstraint(
-            "person_id", "role", "unit_id", name=op.f("uq_memberships_person_id_role_unit_id")
-        ),
+        sa.UniqueConstraint("person_id", "role", "unit_id", name=op.f("uq_memberships_person_id_role_unit_id")),
     )
     with op.batch_alter_table("memberships", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_memberships_person_id"), ["person_id"], unique=False)
@@ -170,9 +162,7 @@ def upgrade() -> None:
             name=op.f("fk_events_commitment_id_commitments"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["unit_id"], ["units.id"], name=op.f("fk_events_unit_id_units"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_events_unit_id_units"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
