@@ -15,7 +15,8 @@ gets the same key whatever window or `now` it is computed with.
     * k >= 0: a reminder k days before the deadline, nominally on the local date due − k (0 = due today);
     * −n (n >= 1): an overdue reminder, n days overdue on its nominal date: due + 1 → −1, due + 1 + N → −(1 + N),
       due + 1 + 2N → −(1 + 2N) … (N = OVERDUE_EVERY_DAYS), indefinitely;
-    * `ESCALATION_OFFSET` (−1 000 000, beyond any real overdue offset): the one escalation, at due + ESCALATE_AFTER_DAYS.
+    * `ESCALATION_OFFSET` (−1 000 000, beyond any real overdue offset): the one escalation, at
+      due + ESCALATE_AFTER_DAYS.
 - Every slot is at `REMINDER_TIME` local time on its `local_date`. With WORKING_DAYS_ONLY a before/due slot
   falling on a non-working day moves to the working day before, an overdue or escalation slot to the working
   day after; then slots of the same audience on the same local date collapse into one, the one closest to the

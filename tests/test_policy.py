@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -261,9 +262,9 @@ def test_an_extension_starts_a_new_occurrence() -> None:
 def test_policy_from_settings() -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        reminder_days_legal="30,7,0",
-        reminder_days_internal="3,0",
-        reminder_time="07:45",
+        reminder_days_legal=[30, 7, 0],
+        reminder_days_internal=[3, 0],
+        reminder_time=time(7, 45),
         overdue_every_days=5,
         escalate_after_days=10,
         working_days_only=False,
@@ -293,7 +294,9 @@ def test_policy_normalises_and_checks_offsets() -> None:
 
 # --- properties ---------------------------------------------------------------------------------------------
 
-BASE_YEAR_CALENDARS: dict[tuple[frozenset[date], frozenset[date]], WorkCalendar] = {}
+@lru_cache(maxsize=None)
+def calendar_for(days_off: frozenset[date], working: frozenset[date]) -> WorkCalendar:
+    return WorkCalendar(days_off, working)
 
 
 @st.composite
@@ -313,8 +316,7 @@ def cases(draw: st.DrawFn) -> tuple[CommitmentView, ReminderPolicy, WorkCalendar
         working_days_only=draw(st.booleans()),
         tz=draw(st.sampled_from([HANOI, ZoneInfo("UTC"), ZoneInfo("America/New_York")])),
     )
-    key = (frozenset(days_off), frozenset(working))
-    calendar = BASE_YEAR_CALENDARS.get(key) or BASE_YEAR_CALENDARS.setdefault(key, WorkCalendar(*key))
+    calendar = calendar_for(frozenset(days_off), frozenset(working))
     minutes = draw(st.integers(min_value=-100 * 1440, max_value=300 * 1440))
     now = datetime.combine(due, time(12), tzinfo=UTC) + timedelta(minutes=minutes, seconds=draw(st.integers(0, 59)))
     return CommitmentView(id=draw(st.integers(1, 10**9)), kind=kind, due=due, status=status), policy, calendar, now
@@ -387,7 +389,7 @@ def test_latest_due_is_the_latest_passed_slot(case: Case) -> None:
     c, policy, calendar, now = case
     past = slots_between(c, policy, calendar, None, now)
     for audience in (FOCAL, ESCALATION):
-        slot = latest_due(c, policy, calendar, now, audience)  # type: ignore[arg-type]
+        slot = latest_due(c, policy, calendar, now, audience)
         assert slot == expected_latest(c, policy, past, now, audience)
         if slot is not None:
             assert slot.at <= now and c.is_open
@@ -404,8 +406,8 @@ def test_not_before_filters(case: Case, shift_minutes: int) -> None:
         s for s in slots_between(c, policy, calendar, None, end) if s.at >= not_before
     ]
     for audience in (FOCAL, ESCALATION):
-        plain = latest_due(c, policy, calendar, now, audience)  # type: ignore[arg-type]
-        hidden = latest_due(c, policy, calendar, now, audience, not_before=not_before)  # type: ignore[arg-type]
+        plain = latest_due(c, policy, calendar, now, audience)
+        hidden = latest_due(c, policy, calendar, now, audience, not_before=not_before)
         assert hidden == (plain if plain is not None and plain.at >= not_before else None)
 
 
