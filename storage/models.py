@@ -211,5 +211,51 @@ class Event(Base):
     actor: Mapped[Person | None] = relationship(lazy="raise")
 
 
+class Evidence(Base):
+    """A file a focal point sent as proof: kept by its Telegram file id, so the secretary can get it back."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    media: Mapped[str] = mapped_column(String(16))  # document or photo
+    file_id: Mapped[str] = mapped_column(String(256))
+    file_unique_id: Mapped[str] = mapped_column(String(64), default="")
+    file_name: Mapped[str] = mapped_column(String(256), default="")
+    mime_type: Mapped[str] = mapped_column(String(128), default="")
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    person: Mapped[Person | None] = relationship(lazy="raise")
+
+
+class ExtensionStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ExtensionRequest(Base):
+    __tablename__ = "extension_requests"
+    __table_args__ = (Index("ix_extension_requests_status_commitment_id", "status", "commitment_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id", ondelete="CASCADE"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    old_due: Mapped[date] = mapped_column(Date)
+    new_due: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[ExtensionStatus] = mapped_column(
+        _enum(ExtensionStatus, "extension_status"), default=ExtensionStatus.PENDING
+    )
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    requested_by: Mapped[Person | None] = relationship(foreign_keys=[requested_by_id], lazy="raise")
+
+
 def row_dict(obj: Any) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -294,7 +294,8 @@ def test_policy_normalises_and_checks_offsets() -> None:
 
 # --- properties ---------------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+
+@cache
 def calendar_for(days_off: frozenset[date], working: frozenset[date]) -> WorkCalendar:
     return WorkCalendar(days_off, working)
 
