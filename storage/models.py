@@ -18,7 +18,9 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    JSON,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -255,6 +257,51 @@ class ExtensionRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     requested_by: Mapped[Person | None] = relationship(foreign_keys=[requested_by_id], lazy="raise")
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by the sender; found so after a crash, it is sent again (at most this one)
+    SENT = "sent"
+    FAILED = "failed"  # gave up after retries, or Telegram refused it for good; the error is kept
+    BLOCKED = "blocked"  # the person blocked the bot (403): not retried
+
+
+class OutboxMessage(Base):
+    """One notification to one chat, written before Telegram sees it; `key` makes every delivery unique."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        Index("ix_outbox_batch", "batch"),
+        Index("ix_outbox_chat_id_message_id", "chat_id", "telegram_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # e.g. "reminder:<commitment>:<occurrence>:<offset>:<person>", "digest:<week>:<chat>", "broadcast:<id>:<person>"
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    commitment_id: Mapped[int | None] = mapped_column(ForeignKey("commitments.id", ondelete="SET NULL"), index=True)
+    # A group of deliveries reported on together (a broadcast).
+    batch: Mapped[str | None] = mapped_column(String(64))
+    # Already rendered: the sender only sends. Telegram HTML; reply_markup as Bot API JSON.
+    text: Mapped[str] = mapped_column(Text, default="")
+    reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A document or photo to send instead of a text message (text is then the caption).
+    media: Mapped[str | None] = mapped_column(String(16))
+    file_name: Mapped[str | None] = mapped_column(String(256))
+    file_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # lower goes first
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str] = mapped_column(Text, default="")
 
 
 def row_dict(obj: Any) -> dict[str, Any]:

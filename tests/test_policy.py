@@ -24,6 +24,7 @@ from scheduler.policy import (
     next_slot_after,
     slots_between,
 )
+from scheduler.recurrence import RecurrenceError, next_occurrence, validate_rrule
 from storage.models import Kind, Status
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -436,3 +437,35 @@ def test_long_overdue_matches_enumeration(case: Case, days_later: int) -> None:
     recent = focal(slots_between(c, policy, calendar, now - timedelta(days=policy.overdue_every_days + 40), now))
     assert slot == (recent[-1] if recent else None)
     assert slot is None or slot.kind == "overdue"
+
+
+# --- recurrence ---------------------------------------------------------------------------------------------
+
+
+def test_annual_report_recurs_on_its_day() -> None:
+    rule = "FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=15"
+    assert validate_rrule(rule, dtstart=date(2026, 12, 15)) is None
+    assert next_occurrence(rule, date(2026, 12, 15)) == date(2027, 12, 15)
+    # Done early, or an occurrence whose due date was moved: the next is still the rule's next date.
+    assert next_occurrence(rule, date(2026, 3, 10)) == date(2026, 12, 15)
+    assert next_occurrence("RRULE:FREQ=MONTHLY;BYMONTHDAY=-1", date(2027, 1, 31)) == date(2027, 2, 28)
+    assert next_occurrence("FREQ=MONTHLY", date(2027, 1, 20), dtstart=date(2027, 1, 15)) == date(2027, 2, 15)
+    assert next_occurrence("DTSTART:20200105\nRRULE:FREQ=MONTHLY", date(2026, 12, 15)) == date(2027, 1, 5)
+
+
+def test_rules_that_end_or_never_produce_another_date() -> None:
+    assert next_occurrence("FREQ=YEARLY;UNTIL=20271231", date(2026, 12, 15)) == date(2027, 12, 15)
+    assert next_occurrence("FREQ=YEARLY;UNTIL=20271231", date(2027, 12, 15)) is None
+    assert validate_rrule("FREQ=YEARLY;COUNT=1", dtstart=date(2026, 12, 15)) is not None
+    assert validate_rrule("FREQ=YEARLY;UNTIL=20250101", dtstart=date(2026, 12, 15)) is not None
+    assert validate_rrule("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30") is not None  # 30 February
+
+
+@pytest.mark.parametrize(
+    "text", ["", "garbage", "FREQ=HOURLY", "FREQ=YEARLY;BYMONTH=13", "FREQ=WEEKLY;BYDAY=XX", "FREQ=DAILY;BYHOUR=9"]
+)
+def test_malformed_rules_are_explained(text: str) -> None:
+    message = validate_rrule(text)
+    assert message
+    with pytest.raises(RecurrenceError):
+        next_occurrence(text, date(2026, 12, 15))
