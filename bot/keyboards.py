@@ -1,0 +1,85 @@
+"""Inline keyboards as Bot API JSON (plain dicts), so the planner can queue them without Telegram objects.
+
+callback_data carries no authority, only what was pressed: `c:<id>:<action>:<version>` for a commitment
+(version makes a button made before a change stale) and `x:<request id>:<ok|no>` for an extension decision.
+Every press is authorised again on the server. All data stays far below Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.i18n import t_text
+from storage.models import Commitment
+
+PROGRESS_STEPS = (25, 50, 75)
+ACTIONS = ("done", "p25", "p50", "p75", "ext", "info")
+
+_COMMITMENT = re.compile(r"c:(\d{1,12}):(done|p25|p50|p75|ext|info):(\d{1,9})")
+_DECISION = re.compile(r"x:(\d{1,12}):(ok|no)")
+
+
+@dataclass(frozen=True)
+class CommitmentPress:
+    commitment_id: int
+    action: str
+    version: int
+
+    @property
+    def percent(self) -> int | None:
+        return int(self.action[1:]) if self.action.startswith("p") else None
+
+
+@dataclass(frozen=True)
+class DecisionPress:
+    request_id: int
+    approve: bool
+
+
+def parse_callback(data: str | None) -> CommitmentPress | DecisionPress | None:
+    """What a button says was pressed, or None for anything malformed or forged beyond recognition."""
+    if not data:
+        return None
+    if match := _COMMITMENT.fullmatch(data):
+        return CommitmentPress(int(match.group(1)), match.group(2), int(match.group(3)))
+    if match := _DECISION.fullmatch(data):
+        return DecisionPress(int(match.group(1)), match.group(2) == "ok")
+    return None
+
+
+def _button(text: str, data: str) -> dict[str, str]:
+    assert len(data.encode()) <= 64
+    return {"text": text, "callback_data": data}
+
+
+def commitment_keyboard(lang: str, commitment: Commitment) -> dict[str, Any] | None:
+    """Done, In progress (a few percentages), Ask to extend, Details — for an open commitment."""
+    if not commitment.is_open:
+        return {"inline_keyboard": [[_button("ℹ️ " + t_text(lang, "Details"), data(commitment, "info"))]]}
+    progress = [_button(f"🕑 {p}%", data(commitment, f"p{p}")) for p in PROGRESS_STEPS]
+    return {
+        "inline_keyboard": [
+            [_button("✅ " + t_text(lang, "Done"), data(commitment, "done")), *progress],
+            [
+                _button("📅 " + t_text(lang, "Ask to extend"), data(commitment, "ext")),
+                _button("ℹ️ " + t_text(lang, "Details"), data(commitment, "info")),
+            ],
+        ]
+    }
+
+
+def data(commitment: Commitment, action: str) -> str:
+    return f"c:{commitment.id}:{action}:{commitment.version}"
+
+
+def decision_keyboard(lang: str, request_id: int) -> dict[str, Any]:
+    return {
+        "inline_keyboard": [
+            [
+                _button("✅ " + t_text(lang, "Approve"), f"x:{request_id}:ok"),
+                _button("❌ " + t_text(lang, "Reject"), f"x:{request_id}:no"),
+            ]
+        ]
+    }
