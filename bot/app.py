@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
@@ -23,7 +24,7 @@ from bot.commands import Audience, commands_for_audience
 from bot.i18n import t
 from bot.services import Services
 from bot.settings import Settings
-from handlers import fallback, invites, start, tasks, units
+from handlers import add, buttons, fallback, invites, start, status, tasks, units
 from storage.db import Database
 from storage.members import bootstrap_roles, committee
 
@@ -71,13 +72,26 @@ def build_application(
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
-    application.add_handler(CommandHandler("start", start.start))
-    application.add_handler(CommandHandler("help", start.help_command))
-    application.add_handler(CommandHandler("lang", start.lang))
-    application.add_handler(CommandHandler("tasks", tasks.tasks))
-    application.add_handler(CommandHandler("task", tasks.task))
-    application.add_handler(CommandHandler("units", units.units))
-    application.add_handler(CommandHandler("invite", invites.invite))
+    # The /add dialogue first: while it runs, it takes the secretary's plain text and its buttons.
+    application.add_handler(add.conversation())
+    for name, callback in (
+        ("start", start.start),
+        ("help", start.help_command),
+        ("lang", start.lang),
+        ("tasks", tasks.tasks),
+        ("task", tasks.task),
+        ("done", status.done),
+        ("progress", status.progress),
+        ("note", status.note),
+        ("extend", status.extend),
+        ("reopen", status.reopen_command),
+        ("units", units.units),
+        ("invite", invites.invite),
+    ):
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CommandHandler("cancel", add.nothing_to_cancel))
+    application.add_handler(MessageHandler(f.Document.ALL | f.PHOTO, status.evidence_message))
+    application.add_handler(CallbackQueryHandler(buttons.on_button))
     application.add_handler(MessageHandler(f.COMMAND, fallback.unknown_command))
     application.add_handler(MessageHandler(f.TEXT & f.ChatType.PRIVATE, fallback.plain_text))
     application.add_error_handler(_on_error)

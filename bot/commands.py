@@ -26,15 +26,26 @@ class CommandSpec:
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
-        "start",
-        Audience.EVERYONE,
-        N_("Welcome; with an invite code, link to your unit"),
-        N_("/start [invite code]"),
+        "start", Audience.EVERYONE, N_("Welcome; with an invite code, link to your unit"), N_("/start [invite code]")
     ),
     CommandSpec("help", Audience.EVERYONE, N_("The commands you can use"), N_("/help")),
     CommandSpec("lang", Audience.EVERYONE, N_("Language: vi or en"), N_("/lang vi|en")),
     CommandSpec("tasks", Audience.MEMBER, N_("Open commitments, overdue first"), N_("/tasks [unit code]")),
     CommandSpec("task", Audience.MEMBER, N_("Details and history of one commitment"), N_("/task <number>")),
+    CommandSpec(
+        "done",
+        Audience.MEMBER,
+        N_("Mark a commitment done (a file with this caption is kept as evidence)"),
+        N_("/done <number> [note]"),
+    ),
+    CommandSpec("progress", Audience.MEMBER, N_("Report progress in percent"), N_("/progress <number> <0-100> [note]")),
+    CommandSpec("note", Audience.MEMBER, N_("Add a note to a commitment"), N_("/note <number> <text>")),
+    CommandSpec(
+        "extend",
+        Audience.MEMBER,
+        N_("Ask for more time (internal deadlines only)"),
+        N_("/extend <number> <new date DD/MM/YYYY> <reason>"),
+    ),
     CommandSpec("units", Audience.COMMITTEE, N_("Units, focal points, open and overdue counts"), N_("/units")),
     CommandSpec(
         "invite",
@@ -42,6 +53,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
         N_("One-time invite link for a unit or a secretary"),
         N_("/invite <unit code> [focal|head] or /invite secretary"),
     ),
+    CommandSpec(
+        "add",
+        Audience.COMMITTEE,
+        N_("Add a commitment (without arguments: step by step)"),
+        N_("/add <unit code> <due date> <legal|internal> <title>"),
+    ),
+    CommandSpec("reopen", Audience.COMMITTEE, N_("Undo a done"), N_("/reopen <number> [reason]")),
 )
 
 BY_NAME = {spec.name: spec for spec in COMMANDS}

@@ -1,7 +1,8 @@
 """Inline keyboards as Bot API JSON (plain dicts), so the planner can queue them without Telegram objects.
 
 callback_data carries no authority, only what was pressed: `c:<id>:<action>:<version>` for a commitment
-(version makes a button made before a change stale) and `x:<request id>:<ok|no>` for an extension decision.
+(version makes a button made before a change stale), `x:<request id>:<ok|no>` for an extension decision and
+`f:<evidence id>` to get an evidence file back.
 Every press is authorised again on the server. All data stays far below Telegram's 64 bytes.
 """
 
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.i18n import t_text
-from storage.models import Commitment
+from storage.models import Commitment, Evidence
 
 PROGRESS_STEPS = (25, 50, 75)
 ACTIONS = ("done", "p25", "p50", "p75", "ext", "info")
 
 _COMMITMENT = re.compile(r"c:(\d{1,12}):(done|p25|p50|p75|ext|info):(\d{1,9})")
 _DECISION = re.compile(r"x:(\d{1,12}):(ok|no)")
+_EVIDENCE = re.compile(r"f:(\d{1,12})")
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,15 @@ class DecisionPress:
     approve: bool
 
 
-def parse_callback(data: str | None) -> CommitmentPress | DecisionPress | None:
+@dataclass(frozen=True)
+class EvidencePress:
+    evidence_id: int
+
+
+Press = CommitmentPress | DecisionPress | EvidencePress
+
+
+def parse_callback(data: str | None) -> Press | None:
     """What a button says was pressed, or None for anything malformed or forged beyond recognition."""
     if not data:
         return None
@@ -46,6 +56,8 @@ def parse_callback(data: str | None) -> CommitmentPress | DecisionPress | None:
         return CommitmentPress(int(match.group(1)), match.group(2), int(match.group(3)))
     if match := _DECISION.fullmatch(data):
         return DecisionPress(int(match.group(1)), match.group(2) == "ok")
+    if match := _EVIDENCE.fullmatch(data):
+        return EvidencePress(int(match.group(1)))
     return None
 
 
@@ -68,6 +80,14 @@ def commitment_keyboard(lang: str, commitment: Commitment) -> dict[str, Any] | N
             ],
         ]
     }
+
+
+def with_evidence(keyboard: dict[str, Any] | None, evidence: list[Evidence], limit: int = 5) -> dict[str, Any] | None:
+    """Add a button per evidence file (the latest few) that sends the file back to whoever presses it."""
+    rows = [[_button("📎 " + (e.file_name or e.media)[:40], f"f:{e.id}")] for e in evidence[-limit:]]
+    if not rows:
+        return keyboard
+    return {"inline_keyboard": [*(keyboard or {}).get("inline_keyboard", []), *rows]}
 
 
 def data(commitment: Commitment, action: str) -> str:

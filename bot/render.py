@@ -11,7 +11,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, t
-from storage.models import Commitment, Event, Kind, Person, Status, Unit
+from storage.models import Commitment, Event, Evidence, Kind, Person, Status, Unit
 
 TELEGRAM_TEXT_LIMIT = 4096
 
@@ -113,17 +113,68 @@ ACTION_LABELS = {
     "created": N_("created"),
     "updated": N_("updated"),
     "linked": N_("linked"),
+    "done": N_("marked done"),
+    "done_late": N_("marked done after the deadline"),
+    "progress": N_("reported progress"),
+    "note": N_("added a note"),
+    "reopened": N_("reopened"),
+    "evidence": N_("sent evidence"),
+    "extension_requested": N_("asked for an extension"),
+    "extension_approved": N_("approved the extension"),
+    "extension_rejected": N_("rejected the extension"),
 }
+
+
+FIELD_LABELS = {
+    "status": N_("status"),
+    "due_date": N_("deadline"),
+    "progress": N_("progress"),
+    "file": N_("file"),
+    "role": N_("role"),
+    "title": N_("title"),
+    "kind": N_("kind"),
+    "legal_basis": N_("legal basis"),
+    "source": N_("source"),
+    "recurrence": N_("recurrence"),
+    "name": N_("name"),
+    "parent": N_("parent unit"),
+}
+STATUS_LABELS = {
+    "open": N_("not started"),
+    "in_progress": N_("in progress"),
+    "done": N_("done"),
+    "cancelled": N_("cancelled"),
+}
+ROLE_LABELS = {"focal": N_("focal point"), "head": N_("head"), "secretary": N_("secretary"), "admin": N_("admin")}
+
+
+def _value(lang: str, field: str, value: str | None) -> str:
+    if value is None or value == "":
+        return "—"
+    if field == "due_date":
+        try:
+            return fmt_date(date.fromisoformat(value))
+        except ValueError:
+            return esc(value)
+    if field in ("status", "progress"):
+        status, _, percent = value.partition(" ")
+        label = t(lang, STATUS_LABELS[status]) if status in STATUS_LABELS else esc(status)
+        return f"{label} {esc(percent)}".strip()
+    if field == "role" and value in ROLE_LABELS:
+        return t(lang, ROLE_LABELS[value])
+    if field == "kind" and value in ("legal", "internal"):
+        return kind_label(lang, Kind(value))
+    return esc(shorten(value, 80))
 
 
 def history_line(lang: str, event: Event, tz: ZoneInfo) -> str:
     who = event.actor.full_name if event.actor and event.actor.full_name else event.actor_label
-    action = t(lang, ACTION_LABELS[event.action]) if event.action in ACTION_LABELS else event.action
+    action = t(lang, ACTION_LABELS[event.action]) if event.action in ACTION_LABELS else esc(event.action)
     change = ""
     if event.field:
-        old = "—" if event.old_value is None else event.old_value
-        new = "—" if event.new_value is None else event.new_value
-        change = f" {esc(event.field)}: {esc(shorten(old, 80))} → {esc(shorten(new, 80))}"
+        field = t(lang, FIELD_LABELS[event.field]) if event.field in FIELD_LABELS else esc(event.field)
+        old, new = _value(lang, event.field, event.old_value), _value(lang, event.field, event.new_value)
+        change = f" ({field}: {new})" if event.old_value is None else f" ({field}: {old} → {new})"
     note = f" — <i>{esc(shorten(event.note, 300))}</i>" if event.note else ""
     return f"• {fmt_datetime(event.at, tz)} · {esc(who or '?')}: {action}{change}{note}"
 
@@ -191,3 +242,30 @@ def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     if current.strip():
         parts.append(current)
     return parts or [text]
+
+
+def evidence_line(lang: str, evidence: Evidence, tz: ZoneInfo) -> str:
+    name = evidence.file_name or (t(lang, "photo") if evidence.media == "photo" else t(lang, "file"))
+    size = f" ({evidence.file_size // 1024 + 1} KB)" if evidence.file_size else ""
+    who = person_name(evidence.person) if evidence.person else "?"
+    return f"📎 {esc(name)}{size} · {who} · {fmt_datetime(evidence.at, tz)}"
+
+
+def task_view(
+    lang: str,
+    commitment: Commitment,
+    unit: Unit,
+    today: date,
+    tz: ZoneInfo,
+    *,
+    history: list[Event] | None = None,
+    evidence: list[Evidence] | None = None,
+) -> str:
+    """/task: the card, the evidence files and the full history."""
+    lines = [commitment_card(lang, commitment, unit, today, tz)]
+    if evidence:
+        lines += ["", f"<b>{t(lang, 'Evidence')}</b>"] + [evidence_line(lang, e, tz) for e in evidence]
+    if history is not None:
+        lines += ["", f"<b>{t(lang, 'History')}</b>"]
+        lines += [history_line(lang, event, tz) for event in history] or [t(lang, "No changes yet.")]
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
@@ -19,6 +20,8 @@ from bot.i18n import normalise_language, t
 from bot.render import split_message
 from bot.services import Services
 from storage.members import Actor, resolve_actor, touch_person
+from storage.models import Commitment, Unit
+from storage.register import get_commitment
 
 log = logging.getLogger(__name__)
 
@@ -167,3 +170,17 @@ def expect_args(req: Request, spec: CommandSpec, minimum: int, maximum: int) -> 
     if len(req.args) > maximum:
         raise UsageError(spec, "Too many words after /{command}.", command=spec.name)
     return req.args
+
+
+def tail_text(text: str, skip: int) -> str:
+    """What follows the command and its first `skip` words, as typed (line breaks kept)."""
+    parts = text.strip().split(maxsplit=skip + 1)
+    return parts[skip + 1].strip() if len(parts) > skip + 1 else ""
+
+
+async def visible_commitment(session: AsyncSession, req: Request, commitment_id: int) -> tuple[Commitment, Unit]:
+    """The commitment if the sender may see it; an unknown number and another unit's get the same answer."""
+    found = await get_commitment(session, commitment_id=commitment_id)
+    if found is None or not req.actor.can_see_unit(found[1].id):
+        raise UserError("There is no commitment #{id} among your units.", id=commitment_id)
+    return found

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from telegram import InlineKeyboardMarkup
+
 from bot.commands import BY_NAME
-from bot.render import commitment_card, commitment_line, esc, history_line
-from handlers.base import Request, UserError, command, expect_args, parse_commitment_id
+from bot.keyboards import commitment_keyboard, with_evidence
+from bot.render import commitment_line, esc, task_view
+from handlers.base import Request, UserError, command, expect_args, parse_commitment_id, visible_commitment
 from storage.events import history
-from storage.register import count_open, find_unit, get_commitment, open_commitments
+from storage.models import Commitment, Event, Evidence, Unit
+from storage.register import count_open, find_unit, open_commitments
+from storage.status import evidence_of
 
 LIST_LIMIT = 50
 
@@ -47,20 +52,23 @@ async def tasks(req: Request) -> None:
 
 @command("task")
 async def task(req: Request) -> None:
-    """One commitment with its full history (who did what, when)."""
+    """One commitment with its evidence and full history (who did what, when), and its buttons."""
     spec = BY_NAME["task"]
     (raw,) = expect_args(req, spec, 1, 1)
     commitment_id = parse_commitment_id(spec, raw)
-    services = req.services
-    async with services.db.session() as session:
-        found = await get_commitment(session, commitment_id=commitment_id)
-        # An unknown number and another unit's commitment get the same answer: nothing leaks.
-        if found is None or not req.actor.can_see_unit(found[1].id):
-            raise UserError("There is no commitment #{id} among your units.", id=commitment_id)
-        commitment, unit = found
+    async with req.services.db.session() as session:
+        commitment, unit = await visible_commitment(session, req, commitment_id)
         events = await history(session, commitment_id=commitment.id)
-    tz = services.settings.tz
-    lines = [commitment_card(req.lang, commitment, unit, services.today(), tz), ""]
-    lines.append(f"<b>{req.tr('History')}</b>")
-    lines += [history_line(req.lang, event, tz) for event in events] or [req.tr("No changes yet.")]
-    await req.reply("\n".join(lines))
+        evidence = await evidence_of(session, commitment_id=commitment.id)
+    await send_task_view(req, commitment, unit, events, evidence)
+
+
+async def send_task_view(
+    req: Request, commitment: Commitment, unit: Unit, events: list[Event], evidence: list[Evidence]
+) -> None:
+    services = req.services
+    text = task_view(
+        req.lang, commitment, unit, services.today(), services.settings.tz, history=events, evidence=evidence
+    )
+    keyboard = with_evidence(commitment_keyboard(req.lang, commitment), evidence)
+    await req.reply(text, reply_markup=InlineKeyboardMarkup.de_json(keyboard, None) if keyboard else None)

@@ -1,0 +1,273 @@
+"""/add: a new commitment, in one line or as a short guided dialogue (unit → title → kind → due → basis).
+
+Every step can be cancelled (/cancel or the Cancel button); nothing is written before the last step.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.commands import BY_NAME
+from bot.i18n import t_text
+from bot.render import esc, fmt_date, kind_label, shorten
+from handlers.base import Request, UsageError, UserError, answer_user_error, build_request, command, refusal
+from handlers.notify import replan_commitments
+from handlers.status import parse_new_date
+from storage.models import Kind
+from storage.register import find_unit
+from storage.status import add_commitment
+
+UNIT, TITLE, KIND, DUE, BASIS = range(5)
+TITLE_LIMIT = 500
+BASIS_LIMIT = 200
+KINDS = {"legal": Kind.LEGAL, "internal": Kind.INTERNAL}
+
+
+def _cancel_row(lang: str) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton("✖ " + t_text(lang, "Cancel"), callback_data="add:cancel")]
+
+
+def _cancel_only(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([_cancel_row(lang)])
+
+
+async def _create(req: Request, *, unit_code: str, title: str, kind: Kind, due: date, legal_basis: str) -> None:
+    services = req.services
+    async with services.db.session() as session:
+        unit = await find_unit(session, code=unit_code)
+        if unit is None:
+            raise UserError("There is no unit with the code {code}.", code=esc(unit_code))
+        commitment = await add_commitment(
+            session,
+            unit=unit,
+            title=title,
+            kind=kind,
+            due=due,
+            legal_basis=legal_basis,
+            actor_id=req.actor.person_id,
+            now=services.now(),
+        )
+        await replan_commitments(session, commitment_ids=[commitment.id])
+    await req.reply(
+        req.tr(
+            "Added #{id} for {unit}: {title}, due {due} ({kind}).",
+            id=commitment.id,
+            unit=f"<b>{esc(unit.code)}</b>",
+            title=esc(shorten(title, 200)),
+            due=fmt_date(due),
+            kind=kind_label(req.lang, kind),
+        )
+    )
+
+
+def _check_due(req: Request, due: date) -> None:
+    if due < req.services.today():
+        raise UserError("The due date {date} is in the past.", date=fmt_date(due))
+
+
+def _check_title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise UserError("The title is empty.")
+    if len(title) > TITLE_LIMIT:
+        raise UserError(
+            "The title is too long ({length} characters; at most {limit}).", length=len(title), limit=TITLE_LIMIT
+        )
+    return title
+
+
+@command("add")
+async def add_one_line(req: Request) -> None:
+    """`/add <unit_code> <due date> <legal|internal> <title>`"""
+    spec = BY_NAME["add"]
+    if len(req.args) < 4:
+        raise UsageError(spec, "Something is missing.")
+    unit_code, due_text, kind_text = req.args[:3]
+    due = parse_new_date(spec, due_text)
+    if kind_text.lower() not in KINDS:
+        raise UsageError(spec, "The kind must be legal or internal.")
+    text = req.message.text or ""
+    title = _check_title(text.strip().split(maxsplit=4)[4] if len(text.split()) > 4 else "")
+    _check_due(req, due)
+    await _create(req, unit_code=unit_code, title=title, kind=KINDS[kind_text.lower()], due=due, legal_basis="")
+
+
+async def entry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """`/add` with arguments adds at once; without, the dialogue starts (secretaries only)."""
+    if context.args:
+        await add_one_line(update, context)
+        return ConversationHandler.END
+    req = await build_request(update, context)
+    if not req.actor.is_committee:
+        await req.reply(refusal(req, BY_NAME["add"]))
+        return ConversationHandler.END
+    assert context.user_data is not None
+    context.user_data["add"] = {}
+    await req.reply(
+        req.tr("New commitment, step 1 of 5: which unit? Send its code (e.g. VPB)."),
+        reply_markup=_cancel_only(req.lang),
+    )
+    return UNIT
+
+
+def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
+    assert context.user_data is not None
+    draft: dict[str, Any] = context.user_data.setdefault("add", {})
+    return draft
+
+
+async def _step(update: Update, context: ContextTypes.DEFAULT_TYPE, state: int) -> int:
+    req = await build_request(update, context)
+    if not req.actor.is_committee:  # lost the role mid-dialogue
+        await req.reply(refusal(req, BY_NAME["add"]))
+        return ConversationHandler.END
+    text = (req.message.text or "").strip()
+    draft = _draft(context)
+    try:
+        if state == UNIT:
+            async with req.services.db.session() as session:
+                unit = await find_unit(session, code=text)
+            if unit is None:
+                raise UserError("There is no unit with the code {code}.", code=esc(text))
+            draft["unit"] = unit.code
+            await req.reply(req.tr("Step 2 of 5: the title of the commitment?"), reply_markup=_cancel_only(req.lang))
+            return TITLE
+        if state == TITLE:
+            draft["title"] = _check_title(text)
+            keyboard = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(t_text(req.lang, "legal deadline"), callback_data="add:legal"),
+                        InlineKeyboardButton(t_text(req.lang, "internal deadline"), callback_data="add:internal"),
+                    ],
+                    _cancel_row(req.lang),
+                ]
+            )
+            await req.reply(req.tr("Step 3 of 5: what kind of deadline?"), reply_markup=keyboard)
+            return KIND
+        if state == KIND:
+            if text.lower() not in KINDS:
+                raise UserError("The kind must be legal or internal.")
+            draft["kind"] = text.lower()
+            await req.reply(req.tr("Step 4 of 5: the due date (DD/MM/YYYY)?"), reply_markup=_cancel_only(req.lang))
+            return DUE
+        if state == DUE:
+            due = parse_new_date(BY_NAME["add"], text)
+            _check_due(req, due)
+            draft["due"] = due.isoformat()
+            keyboard = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(t_text(req.lang, "None"), callback_data="add:nobasis")], _cancel_row(req.lang)]
+            )
+            await req.reply(
+                req.tr("Step 5 of 5: the legal basis or source document (e.g. 118/2009/QĐ-TTg)?"),
+                reply_markup=keyboard,
+            )
+            return BASIS
+        if len(text) > BASIS_LIMIT:
+            raise UserError("The legal basis is too long (at most {limit} characters).", limit=BASIS_LIMIT)
+        return await _finish(req, context, text)
+    except UserError as error:
+        await answer_user_error(req, error)
+        return state
+
+
+async def _finish(req: Request, context: ContextTypes.DEFAULT_TYPE, basis: str) -> int:
+    draft = _draft(context)
+    try:
+        await _create(
+            req,
+            unit_code=draft["unit"],
+            title=draft["title"],
+            kind=KINDS[draft["kind"]],
+            due=date.fromisoformat(draft["due"]),
+            legal_basis=basis,
+        )
+    except UserError as error:
+        await answer_user_error(req, error)
+    assert context.user_data is not None
+    context.user_data.pop("add", None)
+    return ConversationHandler.END
+
+
+async def on_unit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    return await _step(update, context, UNIT)
+
+
+async def on_title(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    return await _step(update, context, TITLE)
+
+
+async def on_kind_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    return await _step(update, context, KIND)
+
+
+async def on_due(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    return await _step(update, context, DUE)
+
+
+async def on_basis(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    return await _step(update, context, BASIS)
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+    query = update.callback_query
+    assert query is not None
+    req = await build_request(update, context)
+    await query.answer()
+    choice = (query.data or "").removeprefix("add:")
+    if choice == "cancel" or not req.actor.is_committee:
+        return await cancel(update, context)
+    draft = _draft(context)
+    if choice in KINDS and "title" in draft and "kind" not in draft:
+        draft["kind"] = choice
+        await query.edit_message_reply_markup(None)
+        await req.reply(req.tr("Step 4 of 5: the due date (DD/MM/YYYY)?"), reply_markup=_cancel_only(req.lang))
+        return DUE
+    if choice == "nobasis" and "due" in draft:
+        await query.edit_message_reply_markup(None)
+        return await _finish(req, context, "")
+    return None  # a button of an earlier step: stay where we are
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    req = await build_request(update, context)
+    if context.user_data is not None:
+        context.user_data.pop("add", None)
+    await req.reply(req.tr("Cancelled; nothing was added."))
+    return ConversationHandler.END
+
+
+async def nothing_to_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    req = await build_request(update, context)
+    await req.reply(req.tr("There is nothing to cancel."))
+
+
+def conversation() -> ConversationHandler:  # type: ignore[type-arg]
+    text = filters.TEXT & ~filters.COMMAND
+    return ConversationHandler(
+        entry_points=[CommandHandler("add", entry)],
+        states={
+            UNIT: [MessageHandler(text, on_unit)],
+            TITLE: [MessageHandler(text, on_title)],
+            KIND: [MessageHandler(text, on_kind_text), CallbackQueryHandler(on_button, pattern=r"^add:")],
+            DUE: [MessageHandler(text, on_due)],
+            BASIS: [MessageHandler(text, on_basis)],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel),
+            CallbackQueryHandler(on_button, pattern=r"^add:"),
+        ],
+        conversation_timeout=None,
+        allow_reentry=True,
+    )

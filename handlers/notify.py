@@ -1,0 +1,56 @@
+"""What handlers do after a change: queue notifications to the committee, wake the sender, replan reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram.ext import Application
+
+from storage.models import Person
+from storage.outbox import Outgoing
+
+
+def outgoing_to_committee(
+    people: Iterable[Person],
+    *,
+    key: str,
+    kind: str,
+    commitment_id: int | None,
+    render: Callable[[str], str],
+    markup: Callable[[str], dict[str, Any] | None] | None = None,
+    default_language: str,
+) -> list[Outgoing]:
+    """One outbox message per secretary or admin, in each one's language, keyed `<key>:<person id>`."""
+    messages = []
+    for person in people:
+        lang = person.language or default_language
+        messages.append(
+            Outgoing(
+                key=f"{key}:{person.id}",
+                kind=kind,
+                chat_id=person.telegram_id,
+                person_id=person.id,
+                commitment_id=commitment_id,
+                text=render(lang),
+                reply_markup=markup(lang) if markup else None,
+            )
+        )
+    return messages
+
+
+async def replan_commitments(session: AsyncSession, *, commitment_ids: Iterable[int]) -> None:
+    """A change that affects reminders: the planner looks at these commitments again at its next tick."""
+    from scheduler.planner import replan
+
+    await replan(session, commitment_ids=list(commitment_ids))
+
+
+def wake_sender(application: Application) -> None:  # type: ignore[type-arg]
+    """Messages were queued: let the sender go now rather than at its next poll."""
+    try:
+        from bot.jobs import notify_outbox
+    except ImportError:  # the sender polls anyway
+        return
+    notify_outbox(application)

@@ -1,0 +1,337 @@
+"""Status updates from chat: /done, /progress, /note, /reopen, /extend, and evidence files."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Message
+
+from bot.commands import BY_NAME, CommandSpec
+from bot.i18n import N_, t
+from bot.keyboards import decision_keyboard
+from bot.render import esc, fmt_date, shorten
+from bot.settings import parse_date
+from handlers.base import (
+    Request,
+    UsageError,
+    UserError,
+    command,
+    parse_commitment_id,
+    tail_text,
+    visible_commitment,
+)
+from handlers.notify import outgoing_to_committee, replan_commitments, wake_sender
+from storage.members import committee
+from storage.models import Commitment, Unit
+from storage.outbox import enqueue
+from storage.status import (
+    Change,
+    Outcome,
+    add_evidence,
+    add_note,
+    mark_done,
+    reopen,
+    request_extension,
+    set_progress,
+)
+
+NOTE_LIMIT = 20_000  # stored whole; only the display is shortened
+
+OUTCOME_TEXTS = {
+    Outcome.ALREADY_DONE: N_("#{id} is already done. A secretary can reopen it with /reopen {id}."),
+    Outcome.CLOSED: N_("#{id} is cancelled; it cannot be updated."),
+    Outcome.STALE: N_("#{id} changed in the meantime; here is its current state."),
+    Outcome.UNCHANGED: N_("#{id} already shows that; nothing changed."),
+    Outcome.NOT_DONE: N_("#{id} is not done; there is nothing to reopen."),
+}
+
+
+def outcome_text(lang: str, change: Change, commitment_id: int) -> str:
+    msgid = OUTCOME_TEXTS[change.outcome]
+    return t(lang, msgid, id=commitment_id)
+
+
+def _text_of(req: Request) -> str:
+    return req.message.text or req.message.caption or ""
+
+
+def _note(req: Request, skip: int) -> str:
+    note = tail_text(_text_of(req), skip)
+    if len(note) > NOTE_LIMIT:
+        raise UserError(
+            "The note is too long ({length} characters; at most {limit}).", length=len(note), limit=NOTE_LIMIT
+        )
+    return note
+
+
+def _parse_id(req: Request, spec: CommandSpec) -> int:
+    if not req.args:
+        raise UsageError(spec, "Something is missing.")
+    return parse_commitment_id(spec, req.args[0])
+
+
+@command("done")
+async def done(req: Request) -> None:
+    """`/done <id> [note]`; with a document or photo (caption, or a reply to a reminder) it is kept as evidence."""
+    spec = BY_NAME["done"]
+    commitment_id = _parse_id(req, spec)
+    note = _note(req, 1)
+    await complete(req, commitment_id, note, req.message)
+
+
+async def complete(req: Request, commitment_id: int, note: str, message: Message | None) -> None:
+    services = req.services
+    async with services.db.session() as session:
+        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        change = await mark_done(
+            session,
+            commitment=commitment,
+            actor_id=req.actor.person_id,
+            now=services.now(),
+            tz=services.settings.tz,
+            note=note,
+        )
+        if change.changed and message is not None:
+            await _keep_evidence(req, session, commitment, message, note)
+        await replan_commitments(session, commitment_ids=[commitment.id])
+    if not change.changed:
+        await req.reply(outcome_text(req.lang, change, commitment_id))
+        return
+    text = req.tr("Done: #{id} is marked done.", id=commitment_id)
+    if change.done_late:
+        text = req.tr(
+            "Done: #{id} is marked done, after the deadline ({due}).",
+            id=commitment_id,
+            due=fmt_date(commitment.due_date),
+        )
+    if message is not None and (message.document or message.photo):
+        text += "\n" + req.tr("The file is kept as evidence.")
+    if change.next_occurrence is not None:
+        text += "\n" + req.tr(
+            "The next occurrence is #{id}, due {due}.",
+            id=change.next_occurrence.id,
+            due=fmt_date(change.next_occurrence.due_date),
+        )
+    await req.reply(text)
+
+
+async def _keep_evidence(
+    req: Request, session: AsyncSession, commitment: Commitment, message: Message, note: str
+) -> bool:
+    if message.document is not None:
+        document = message.document
+        media, file_id, unique, name, mime, size = (
+            "document",
+            document.file_id,
+            document.file_unique_id,
+            document.file_name or "",
+            document.mime_type or "",
+            document.file_size,
+        )
+    elif message.photo:
+        photo = message.photo[-1]  # the largest size
+        media, file_id, unique, name, mime, size = (
+            "photo",
+            photo.file_id,
+            photo.file_unique_id,
+            "",
+            "image/jpeg",
+            photo.file_size,
+        )
+    else:
+        return False
+    await add_evidence(
+        session,
+        commitment=commitment,
+        actor_id=req.actor.person_id,
+        now=req.services.now(),
+        media=media,
+        file_id=file_id,
+        file_unique_id=unique,
+        file_name=name,
+        mime_type=mime,
+        file_size=size,
+        note=note,
+    )
+    return True
+
+
+PERCENT = re.compile(r"(-?\d{1,6})%?")
+
+
+@command("progress")
+async def progress(req: Request) -> None:
+    spec = BY_NAME["progress"]
+    if len(req.args) < 2:
+        raise UsageError(spec, "Something is missing.")
+    commitment_id = parse_commitment_id(spec, req.args[0])
+    match = PERCENT.fullmatch(req.args[1])
+    if not match or not 0 <= int(match.group(1)) <= 100:
+        raise UsageError(spec, "The progress must be a whole number from 0 to 100.")
+    percent = int(match.group(1))
+    note = _note(req, 2)
+    services = req.services
+    async with services.db.session() as session:
+        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        change = await set_progress(
+            session,
+            commitment=commitment,
+            percent=percent,
+            actor_id=req.actor.person_id,
+            now=services.now(),
+            note=note,
+        )
+        await replan_commitments(session, commitment_ids=[commitment.id])
+    if not change.changed:
+        await req.reply(outcome_text(req.lang, change, commitment_id))
+        return
+    text = req.tr("Progress of #{id}: {percent}%.", id=commitment_id, percent=percent)
+    if percent == 100:
+        text += "\n" + req.tr("When it is finished, mark it done: /done {id}", id=commitment_id)
+    await req.reply(text)
+
+
+@command("note")
+async def note(req: Request) -> None:
+    spec = BY_NAME["note"]
+    commitment_id = _parse_id(req, spec)
+    text = _note(req, 1)
+    if not text:
+        raise UsageError(spec, "The note is empty.")
+    services = req.services
+    async with services.db.session() as session:
+        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        await add_note(session, commitment=commitment, text=text, actor_id=req.actor.person_id, now=services.now())
+    await req.reply(req.tr("Note added to #{id}.", id=commitment_id))
+
+
+@command("reopen")
+async def reopen_command(req: Request) -> None:
+    spec = BY_NAME["reopen"]
+    commitment_id = _parse_id(req, spec)
+    reason = _note(req, 1)
+    services = req.services
+    async with services.db.session() as session:
+        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        change = await reopen(
+            session, commitment=commitment, actor_id=req.actor.person_id, now=services.now(), note=reason
+        )
+        await replan_commitments(session, commitment_ids=[commitment.id])
+    if not change.changed:
+        await req.reply(outcome_text(req.lang, change, commitment_id))
+        return
+    await req.reply(req.tr("#{id} is open again.", id=commitment_id))
+
+
+def parse_new_date(spec: CommandSpec, text: str) -> date:
+    try:
+        return parse_date(text)
+    except ValueError:
+        if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2}", text.strip()):
+            raise UserError("The date {date} does not exist.", date=esc(text)) from None
+        raise UsageError(spec, "Write the date as DD/MM/YYYY, e.g. 15/12/2026.") from None
+
+
+@command("extend")
+async def extend(req: Request) -> None:
+    spec = BY_NAME["extend"]
+    if len(req.args) < 2:
+        raise UsageError(spec, "Something is missing.")
+    commitment_id = parse_commitment_id(spec, req.args[0])
+    new_due = parse_new_date(spec, req.args[1])
+    reason = _note(req, 2)
+    if not reason:
+        raise UsageError(spec, "Give a reason, so the secretary can decide.")
+    services = req.services
+    async with services.db.session() as session:
+        commitment, unit = await visible_commitment(session, req, commitment_id)
+        change = await request_extension(
+            session,
+            commitment=commitment,
+            new_due=new_due,
+            reason=reason,
+            actor_id=req.actor.person_id,
+            now=services.now(),
+            today=services.today(),
+        )
+        if change.changed:
+            assert change.request is not None
+            request_id = change.request.id
+            people = await committee(session)
+            default = services.settings.default_language
+            notices = outgoing_to_committee(
+                people,
+                key=f"extension:{request_id}",
+                kind="extension_request",
+                commitment_id=commitment.id,
+                render=lambda lang: _request_notice(lang, req.actor.name, commitment, unit, new_due, reason),
+                markup=lambda lang: decision_keyboard(lang, request_id),
+                default_language=default,
+            )
+            await enqueue(session, notices, now=services.now())
+    if change.outcome is Outcome.LEGAL:
+        raise UserError(
+            "#{id} has a legal deadline set by {basis}; the committee cannot move it. "
+            "Add a note instead: /note {id} <what is holding it up>",
+            id=commitment_id,
+            basis=esc(commitment.legal_basis or req.tr("a legal document")),
+        )
+    if change.outcome is Outcome.IN_PAST:
+        raise UserError("The new date {date} is in the past.", date=fmt_date(new_due))
+    if change.outcome is Outcome.NOT_LATER:
+        raise UserError("The new date must be after the current deadline {due}.", due=fmt_date(commitment.due_date))
+    if change.outcome is Outcome.PENDING_EXISTS:
+        raise UserError("A request to extend #{id} is already waiting for the secretary's decision.", id=commitment_id)
+    if not change.changed:
+        await req.reply(outcome_text(req.lang, change, commitment_id))
+        return
+    wake_sender(req.context.application)
+    await req.reply(
+        req.tr(
+            "Your request to move #{id} to {date} was sent to the committee secretary.",
+            id=commitment_id,
+            date=fmt_date(new_due),
+        )
+    )
+
+
+def _request_notice(lang: str, who: str, commitment: Commitment, unit: Unit, new_due: date, reason: str) -> str:
+    return "\n".join(
+        [
+            "📅 " + t(lang, "Request to extend a deadline"),
+            f"<b>#{commitment.id} · {esc(shorten(commitment.title, 200))}</b>",
+            f"{t(lang, 'Unit')}: {esc(unit.name)} ({esc(unit.code)})",
+            t(lang, "From {old} to {new}", old=fmt_date(commitment.due_date), new=fmt_date(new_due)),
+            t(lang, "Asked by {who}: {reason}", who=esc(who), reason=esc(shorten(reason, 1000))),
+        ]
+    )
+
+
+@command("done")
+async def evidence_message(req: Request) -> None:
+    """A document or photo with the caption `/done <id> [note]`, or sent as a reply to a reminder."""
+    message = req.message
+    caption = (message.caption or "").strip()
+    spec = BY_NAME["done"]
+    if caption.split(maxsplit=1)[:1] and caption.split()[0].split("@")[0] == "/done":
+        req.args = caption.split()[1:]
+        commitment_id = _parse_id(req, spec)
+        await complete(req, commitment_id, _note(req, 1), message)
+        return
+    replied = message.reply_to_message
+    commitment_id = referenced_commitment(replied)
+    if commitment_id is None:
+        raise UserError(
+            "To keep a file as evidence, send it with the caption /done <number>, or as a reply to a reminder."
+        )
+    await complete(req, commitment_id, caption, message)
+
+
+def referenced_commitment(message: Message | None) -> int | None:
+    """The commitment a bot message is about: reminders and cards start their text with #<id>."""
+    if message is None or message.from_user is None or not message.from_user.is_bot:
+        return None
+    match = re.search(r"#(\d{1,12})\b", message.text or message.caption or "")
+    return int(match.group(1)) if match else None
