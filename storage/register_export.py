@@ -117,11 +117,13 @@ async def export_register(
         .order_by(Unit.code_key, Commitment.due_date, Commitment.id)
     )
 
+    status_texts = {status: t(lang, msgid) for status, msgid in STATUS_LABELS.items()}
+
     def commitment_row(row: Any) -> list[Any]:
         ref, code, title, kind, due, basis, source, rule, status, progress, updated, done, cid = row
         due_cell = WriteOnlyCell(commitments_sheet, value=due)
         due_cell.number_format = DATE_FORMAT
-        status_text = t(lang, STATUS_LABELS[status]) if status in STATUS_LABELS else str(status)
+        status_text = status_texts.get(status, str(status))
         return [
             ref or "",
             code,

@@ -534,7 +534,13 @@ class _Reader:
             if not any(_text(c) for c in cells):
                 continue
             count += 1
-            if delimiter is not None and len(cells) > width and any(_text(c) for c in cells[width:]):
+            values = {col: (cells[pos] if pos < len(cells) else None) for col, pos in positions.items()}
+            code = _text(values.get("code")) if kind == "units" else ""
+            if code:
+                self.result.unit_keys.add(code.upper())
+            # More values than header columns in a CSV line: a value with the delimiter lost its quotes,
+            # and every value after it moved one column: better to say so than to read them shifted.
+            if delimiter is not None and len(cells) > width:
                 self.problem(
                     name,
                     number,
@@ -546,11 +552,7 @@ class _Reader:
                     delimiter=delimiter,
                 )
                 continue
-            values = {col: (cells[pos] if pos < len(cells) else None) for col, pos in positions.items()}
             if kind == "units":
-                code = _text(values.get("code"))
-                if code:
-                    self.result.unit_keys.add(code.upper())
                 parent = _text(values.get("parent_code"))
                 if parent:
                     self.result.references.append(Reference(name, sheet, number, "parent_code", parent, code.upper()))
@@ -569,11 +571,10 @@ class _Reader:
                     else:
                         self.problem(name, number, column, MSG_INVALID, sheet, error=error["msg"])
                 continue
-            row = Row(name, sheet, number, columns, record)
             if isinstance(record, UnitRecord):
-                self.result.units.append(row)  # type: ignore[arg-type]
+                self.result.units.append(Row(name, sheet, number, columns, record))
             else:
-                self.result.commitments.append(row)  # type: ignore[arg-type]
+                self.result.commitments.append(Row(name, sheet, number, columns, record))
         self.result.tables.append(Table(name, sheet, kind, count))
         return True
 
@@ -648,7 +649,8 @@ def check_references(files: RegisterFiles, existing_parents: Mapping[str, str | 
     file_rows: dict[str, Row[UnitRecord]] = {}
     for row in files.units:
         record = row.record
-        file_rows.setdefault(record.key, row)
+        if file_rows.setdefault(record.key, row) is not row:
+            continue  # a duplicate code, reported already
         if "parent_code" not in row.columns:
             parents.setdefault(record.key, None)
             continue

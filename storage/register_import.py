@@ -238,6 +238,14 @@ class _Writer:
             }
         )
 
+    async def _insert(self, table: Any, rows: list[dict[str, Any]], keys: Sequence[Any]) -> list[Any]:
+        """INSERT … RETURNING id and `keys`, in chunks (each a few multi-row statements)."""
+        inserted: list[Any] = []
+        for chunk in _chunks(rows):
+            result = await self.session.execute(insert(table).returning(table.c.id, *keys), chunk)
+            inserted.extend(result.all())
+        return inserted
+
     def _unit_code(self, unit_id: int | None) -> str | None:
         unit = self.units_by_id.get(unit_id) if unit_id is not None else None
         return unit.code if unit else None
@@ -248,14 +256,17 @@ class _Writer:
         fresh = [row.record for row in rows if row.record.key not in self.units_by_key]
         created: set[int] = set()
         if fresh:
-            result = await self.session.execute(
-                insert(Unit).returning(Unit.id, sort_by_parameter_order=True),
+            inserted = await self._insert(
+                Unit.__table__,
                 [
                     {"code": r.code, "code_key": r.key, "name": r.name, "parent_id": None, "created_at": self.now}
                     for r in fresh
                 ],
+                (Unit.__table__.c.code_key,),
             )
-            for record, unit_id in zip(fresh, result.scalars().all(), strict=True):
+            ids = {code_key: unit_id for unit_id, code_key in inserted}
+            for record in fresh:
+                unit_id = ids[record.key]
                 state = _UnitState(unit_id, record.code, record.name, None)
                 self.units_by_key[state.key] = state
                 self.units_by_id[unit_id] = state
@@ -336,10 +347,10 @@ class _Writer:
         matches: list[_CommitmentState | None] = [None] * len(rows)
         claimed: set[int] = set()
         for index, row in enumerate(rows):
-            state = by_ref.get(row.record.ref) if row.record.ref else None
-            if state is not None:
-                matches[index] = state
-                claimed.add(state.id)
+            found = by_ref.get(row.record.ref) if row.record.ref else None
+            if found is not None:
+                matches[index] = found
+                claimed.add(found.id)
 
         def by_content(index: int, row: Row[CommitmentRecord], *, unkeyed_only: bool) -> None:
             record = row.record
@@ -360,23 +371,32 @@ class _Writer:
 
         fresh: list[CommitmentRecord] = []
         updates: list[dict[str, Any]] = []
-        for row, state in zip(rows, matches, strict=True):
-            if state is None:
+        for row, match in zip(rows, matches, strict=True):
+            if match is None:
                 fresh.append(row.record)
                 continue
-            values = self._commitment_changes(row, state)
+            values = self._commitment_changes(row, match)
             if values:
-                updates.append({"id": state.id, **values, "version": state.version + 1, "updated_at": self.now})
+                updates.append({"id": match.id, **values, "version": match.version + 1, "updated_at": self.now})
                 self.report.commitments_updated += 1
             else:
                 self.report.commitments_unchanged += 1
 
         if fresh:
-            result = await self.session.execute(
-                insert(Commitment).returning(Commitment.id, sort_by_parameter_order=True),
+            table = Commitment.__table__
+            inserted = await self._insert(
+                table,
                 [self._new_commitment(record) for record in fresh],
+                (table.c.ref, table.c.unit_id, table.c.title, table.c.due_date),
             )
-            for record, commitment_id in zip(fresh, result.scalars().all(), strict=True):
+            # Rows come back in no guaranteed order: pair them up by content. Rows that share it (no ref,
+            # same unit, title and due) are alike, so which id goes with which does not matter.
+            ids: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+            for commitment_id, *key in inserted:
+                ids[tuple(key)].append(commitment_id)
+            for record in fresh:
+                unit_id = self.units_by_key[record.unit_key].id
+                commitment_id = ids[(record.ref or None, unit_id, record.title, record.due)].pop()
                 self._event(
                     "created",
                     unit_id=self.units_by_key[record.unit_key].id,

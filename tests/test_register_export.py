@@ -1,0 +1,181 @@
+"""Register export (SPEC "Register files", `qmsbot export`): the import layout plus status and history."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.events import record
+from storage.models import Commitment, Event, Person, Status, Unit
+from storage.register_export import export_register
+from storage.register_files import COMMITMENT_COLUMNS, UNIT_COLUMNS
+from storage.register_import import import_sources, render_report
+from storage.sample import sample_sources
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def sheets(data: bytes) -> dict[str, list[tuple[object, ...]]]:
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    try:
+        return {name: list(workbook[name].iter_rows(values_only=True)) for name in workbook.sheetnames}
+    finally:
+        workbook.close()
+
+
+async def export_bytes(db: Database, lang: str = "vi") -> bytes:
+    buffer = io.BytesIO()
+    await export_register(db, buffer, tz=HANOI, lang=lang)
+    return buffer.getvalue()
+
+
+async def work_on_the_register(db: Database, now: datetime) -> None:
+    """What happens between imports: a focal point marks one item done, another in progress with a note."""
+    async with db.session() as session:
+        person = Person(telegram_id=42, full_name="Nguyễn Văn A", created_at=now)
+        session.add(person)
+        await session.flush()
+        done = await session.scalar(select(Commitment).where(Commitment.ref == "TB1131-1-VPCP"))
+        busy = await session.scalar(select(Commitment).where(Commitment.ref == "HOP2013-QT-VPB"))
+        assert done is not None and busy is not None
+        done.status, done.progress, done.done_at, done.updated_at = Status.DONE, 100, now, now
+        busy.status, busy.progress, busy.updated_at = Status.IN_PROGRESS, 30, now
+        record(
+            session,
+            at=now,
+            action="done",
+            actor_id=person.id,
+            commitment_id=done.id,
+            unit_id=done.unit_id,
+            field="status",
+            old_value="open",
+            new_value="done",
+            note="Đã gửi công văn",
+        )
+
+
+async def test_export_then_import_changes_nothing(db: Database, now: datetime) -> None:
+    assert (await import_sources(db, sample_sources(), now=now)).ok
+    later = now + timedelta(days=2)
+    await work_on_the_register(db, later)
+    async with db.session() as session:
+        events_before = await session.scalar(select(func.count()).select_from(Event))
+        versions_before = dict((await session.execute(select(Commitment.id, Commitment.version))).tuples().all())
+
+    data = await export_bytes(db)
+    report = await import_sources(db, [("register.xlsx", data)], now=later + timedelta(hours=1))
+
+    assert report.ok, render_report(report, "en")
+    assert not report.changed
+    assert (report.units_unchanged, report.commitments_unchanged) == (18, 37)
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Event)) == events_before
+        versions = dict((await session.execute(select(Commitment.id, Commitment.version))).tuples().all())
+        assert versions == versions_before
+        done = await session.scalar(select(Commitment).where(Commitment.ref == "TB1131-1-VPCP"))
+        assert done is not None and done.status is Status.DONE  # import never touches status
+
+
+async def test_export_layout(db: Database, now: datetime) -> None:
+    await import_sources(db, sample_sources(), now=now)
+    later = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # 10:05 in Hanoi
+    await work_on_the_register(db, later)
+
+    book = sheets(await export_bytes(db))
+
+    assert list(book) == ["units", "commitments", "history"]
+    units = book["units"]
+    assert units[0] == UNIT_COLUMNS
+    assert len(units) == 1 + 18
+    assert ("VPB", "Văn phòng Bộ", "KCQB") in units
+    assert ("BTC", "Bộ Tài chính", "") in units or ("BTC", "Bộ Tài chính", None) in units
+
+    commitments = book["commitments"]
+    header = commitments[0]
+    assert header == (*COMMITMENT_COLUMNS, "status", "progress", "last_update", "done_at", "id")
+    rows = {row[0]: dict(zip(header, row, strict=True)) for row in commitments[1:]}
+    assert len(rows) == 37
+    done = rows["TB1131-1-VPCP"]
+    assert (done["unit_code"], done["kind"], done["legal_basis"], done["source"]) == (
+        "VPCP",
+        "legal",
+        "118/2009/QĐ-TTg",
+        "1131/TB-BKHCN",
+    )
+    assert done["due"] in (datetime(2011, 5, 30), date(2011, 5, 30))
+    assert (done["status"], done["progress"]) == ("đã hoàn thành", 100)
+    assert done["last_update"] == done["done_at"] == "22/11/2026 10:05"
+    assert rows["HOP2013-QT-VPB"]["status"] == "đang thực hiện"
+    assert rows["TB1131-2-BTC"]["status"] == "chưa thực hiện"
+    assert rows["TB1131-2-BTC"]["done_at"] in ("", None)
+    assert rows["TB1131-6-TCTDC"]["recurrence"] == "FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=15"
+    assert all(re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", str(r["last_update"])) for r in rows.values())
+
+    history = book["history"]
+    assert history[0] == ("commitment_id", "ref", "unit_code", "when", "who", "action", "field", "from", "to", "note")
+    assert len(history) == 1 + 18 + 37 + 1
+    last = dict(zip(history[0], history[-1], strict=True))
+    assert (last["ref"], last["unit_code"], last["when"], last["who"]) == (
+        "TB1131-1-VPCP",
+        "VPCP",
+        "22/11/2026 10:05",
+        "Nguyễn Văn A",
+    )
+    assert (last["action"], last["field"], last["from"], last["to"], last["note"]) == (
+        "done",
+        "status",
+        "open",
+        "done",
+        "Đã gửi công văn",
+    )
+    created = dict(zip(history[0], history[1], strict=True))
+    assert (created["who"], created["action"]) == ("import", "created")
+
+
+async def test_export_in_english_to_a_path(db: Database, now: datetime, tmp_path: Path) -> None:
+    await import_sources(db, sample_sources(), now=now)
+    target = tmp_path / "register.xlsx"
+
+    await export_register(db, target, tz=HANOI, lang="en")
+
+    book = sheets(target.read_bytes())
+    statuses = {row[8] for row in book["commitments"][1:]}
+    assert statuses == {"not started"}
+
+
+async def test_empty_register_exports_headers_and_reimports(db: Database, now: datetime) -> None:
+    data = await export_bytes(db)
+    book = sheets(data)
+    assert [len(rows) for rows in book.values()] == [1, 1, 1]
+    report = await import_sources(db, [("empty.xlsx", data)], now=now)
+    assert report.ok and not report.changed
+
+
+async def test_edited_export_imports_the_edit(db: Database, now: datetime) -> None:
+    """The secretary's round trip: export, change a deadline in Excel, import the workbook back."""
+    await import_sources(db, sample_sources(), now=now)
+    workbook = openpyxl.load_workbook(io.BytesIO(await export_bytes(db)))
+    sheet = workbook["commitments"]
+    for row in sheet.iter_rows(min_row=2):
+        if row[0].value == "HOP2013-MT-TTB":
+            row[4].value = datetime(2014, 1, 15)
+    sheet.append(["", "TTB", "Báo cáo kết quả khắc phục", "internal", "20/01/2014"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+
+    report = await import_sources(db, [("edited.xlsx", buffer.getvalue())], now=now)
+
+    assert (report.commitments_created, report.commitments_updated, report.commitments_unchanged) == (1, 1, 36)
+    async with db.session() as session:
+        moved = await session.scalar(select(Commitment).where(Commitment.ref == "HOP2013-MT-TTB"))
+        assert moved is not None and moved.due_date == date(2014, 1, 15)
+        added = await session.scalar(select(Commitment).where(Commitment.title == "Báo cáo kết quả khắc phục"))
+        ttb = await session.scalar(select(Unit).where(Unit.code_key == "TTB"))
+        assert added is not None and ttb is not None and added.unit_id == ttb.id and added.ref is None
