@@ -23,6 +23,12 @@ _PRIMITIVES = frozenset({"Integer", "Float", "Boolean", "String", "InputFile"})
 _CONST = re.compile(r'(?:must be|always) "?([a-z_]+)"?')
 
 
+# python-telegram-bot fills these from its Defaults into every request that goes through its generic send path,
+# editMessageReplyMarkup included, where Telegram ignores them. They are dropped here like Telegram does,
+# rather than rejected as a bot's own unknown field would be.
+DEFAULTS_PTB_INJECTS = frozenset({"parse_mode", "link_preview_options"})
+
+
 class ApiError(Exception):
     """A Bot API error answer: HTTP status, Telegram's description, optional retry_after."""
 
@@ -114,6 +120,7 @@ class ApiSchema:
         """Typed parameters of a call of ``method`` (canonical name); :class:`ApiError` 400 if invalid."""
         files = files or {}
         fields = self.methods[method]
+        params = {k: v for k, v in params.items() if not (k in DEFAULTS_PTB_INJECTS and k not in fields)}
         for name in params:
             if name not in fields:
                 raise bad_request(f"unknown parameter '{name}' for method {method}")

@@ -118,10 +118,11 @@ async def test_help_lists_exactly_what_each_role_may_run(bot: Harness) -> None:
         return set(re.findall(r"^(/[a-z]+)", text, flags=re.M))
 
     focal_help = await bot.ask(focal, "/help")
-    assert commands(focal_help) == {"/start", "/help", "/lang", "/tasks", "/task"}
+    member = {"/start", "/help", "/lang", "/tasks", "/task", "/done", "/progress", "/note", "/extend"}
+    assert commands(focal_help) == member
     assert "/task <số> — Chi tiết và lịch sử một nhiệm vụ" in focal_help
     secretary = commands(await bot.ask(SECRETARY, "/help"))
-    assert secretary == {"/start", "/help", "/lang", "/tasks", "/task", "/units", "/invite"}
+    assert secretary == member | {"/units", "/invite", "/add", "/reopen"}
     assert "Chỉ quản trị viên" in await bot.ask(SECRETARY, "/invite secretary")
     admin_invite = await bot.ask(ADMIN, "/invite secretary")
     assert INVITE_LINK.search(admin_invite)
@@ -161,6 +162,6 @@ async def test_malformed_commands_get_the_correct_form(bot: Harness) -> None:
 async def test_command_menu_is_registered_in_both_languages(bot: Harness) -> None:
     vi = {c["command"]: c["description"] for c in bot.emulator.commands(language_code="vi")}
     default = {c["command"]: c["description"] for c in bot.emulator.commands()}
-    assert set(vi) == set(default) == {"start", "help", "lang", "tasks", "task"}
+    assert set(vi) == set(default) == {"start", "help", "lang", "tasks", "task", "done", "progress", "note", "extend"}
     assert vi["tasks"] == "Nhiệm vụ đang mở, quá hạn trước"
     assert default["tasks"] == "Open commitments, overdue first"
