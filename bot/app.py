@@ -22,9 +22,25 @@ from telegram.ext import filters as f
 
 from bot.commands import Audience, commands_for_audience
 from bot.i18n import t
+from bot.jobs import install_jobs
+from bot.ratelimit import TelegramRateLimiter
 from bot.services import Services
 from bot.settings import Settings
-from handlers import add, buttons, fallback, invites, start, status, tasks, units
+from handlers import (
+    add,
+    broadcast,
+    buttons,
+    digest,
+    fallback,
+    invites,
+    membership,
+    overdue,
+    register_files,
+    start,
+    status,
+    tasks,
+    units,
+)
 from storage.db import Database
 from storage.members import bootstrap_roles, committee
 
@@ -44,6 +60,7 @@ def build_application(
     *,
     token: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    jobs: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     token = token or settings.telegram_bot_token
     if not token:
@@ -60,6 +77,7 @@ def build_application(
         .base_url(base_url)
         .base_file_url(base_file_url)
         .defaults(defaults)
+        .rate_limiter(TelegramRateLimiter(settings.send_rate_per_second))
         .post_init(_post_init)
         .build()
     )
@@ -68,10 +86,13 @@ def build_application(
         services.clock = clock
     application.bot_data["services"] = services
     register_handlers(application)
+    if jobs:  # the planner and the sender; tests of chat alone leave them out
+        install_jobs(application)
     return application
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(membership.handler())  # my_chat_member: blocked / unblocked
     # The /add dialogue first: while it runs, it takes the secretary's plain text and its buttons.
     application.add_handler(add.conversation())
     for name, callback in (
@@ -87,6 +108,10 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         ("reopen", status.reopen_command),
         ("units", units.units),
         ("invite", invites.invite),
+        ("overdue", overdue.overdue),
+        ("broadcast", broadcast.broadcast),
+        ("export", register_files.export),
+        ("digest", digest.digest),
     ):
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CommandHandler("cancel", add.nothing_to_cancel))

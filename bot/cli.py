@@ -1,4 +1,4 @@
-"""`qmsbot` command line: run, import, export, db upgrade, sandbox.
+"""`qmsbot` command line: run, import, export, schedule, db upgrade, sandbox.
 
 Every command brings the database up to the current schema first. A wrong setting or an unreachable
 database stops the command with one line naming the cause and exit status 2.
@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
@@ -39,12 +39,25 @@ def _parser() -> argparse.ArgumentParser:
     exp = commands.add_parser("export", help="export the register with statuses and history to .xlsx")
     exp.add_argument("file", type=Path, metavar="FILE.xlsx")
 
+    schedule = commands.add_parser("schedule", help="print the reminders planned in the next N days, sending nothing")
+    schedule.add_argument("--days", default="7", metavar="N", help="how many days ahead (1-366, default 7)")
+    schedule.add_argument(
+        "--now", metavar="ISO-DATETIME", help="plan from this instant instead of now (no offset: local TIMEZONE)"
+    )
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply the Alembic migrations")
 
-    sandbox = commands.add_parser("sandbox", help="try the bot without Telegram, against the built-in emulator")
-    sandbox.add_argument("--db", type=Path, default=Path("qmsbot-sandbox.db"), help="SQLite file to use")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try the bot without Telegram: a web chat on http://127.0.0.1:8765 against the built-in emulator",
+    )
+    sandbox.add_argument(
+        "--db", type=Path, default=Path("qmsbot-sandbox.db"), help="SQLite file to use (recreated at each start)"
+    )
+    sandbox.add_argument("--port", type=int, default=8765, help="port of the web chat on 127.0.0.1 (default 8765)")
+    sandbox.add_argument("--terminal", action="store_true", help="type in the terminal instead of the web chat")
     return parser
 
 
@@ -88,6 +101,47 @@ async def _export(settings: Settings, path: Path) -> int:
     return 0
 
 
+async def _schedule(settings: Settings, days_text: str, now_text: str | None) -> int:
+    from bot.i18n import t_text
+    from bot.render_notices import schedule_lines
+
+    lang = settings.default_language
+    days_text = days_text.strip()
+    if not days_text.isdigit() or not 1 <= int(days_text) <= 366:
+        raise Fatal(
+            t_text(lang, "Invalid --days {value}: expected a whole number of days from 1 to 366", value=days_text)
+        )
+    if now_text is None:
+        now = datetime.now(settings.tz)
+    else:
+        try:
+            now = datetime.fromisoformat(now_text.strip())
+        except ValueError:
+            raise Fatal(
+                t_text(lang, "Invalid --now {value}: expected a date and time such as 2026-11-20T08:30", value=now_text)
+            ) from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings.tz)
+    from scheduler.calendar import WorkCalendar
+    from scheduler.planner import planned_reminders
+    from scheduler.policy import ReminderPolicy
+
+    db = await _open_database(settings)
+    try:
+        planned = await planned_reminders(
+            db,
+            policy=ReminderPolicy.from_settings(settings),
+            calendar=WorkCalendar(settings.extra_days_off, settings.extra_working_days),
+            start=now,
+            end=now + timedelta(days=int(days_text)),
+        )
+    finally:
+        await db.dispose()
+    for line in schedule_lines(lang, planned, tz=settings.tz, days=int(days_text)):
+        print(line)
+    return 0
+
+
 async def _upgrade(settings: Settings) -> int:
     db = await _open_database(settings)
     await db.dispose()
@@ -101,7 +155,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
     if not settings.telegram_bot_token:
         raise Fatal("Invalid setting TELEGRAM_BOT_TOKEN: required for qmsbot run (qmsbot sandbox needs none)")
-    db = asyncio.run(_open_database(settings))
+    async def prepare() -> Database:
+        db = await _open_database(settings)
+        await db.engine.dispose()  # its pooled connections belong to this event loop; the bot runs in another
+        return db
+
+    db = asyncio.run(prepare())
     application = build_application(settings, db)
     if args.webhook:
         application.run_webhook(listen=args.listen, port=args.port, webhook_url=args.webhook)
@@ -118,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "alembic"):  # one request or migration step per line drowns what matters
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         if args.command == "run":
             return _run(settings, args)
@@ -126,12 +186,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_import(settings, args.files))
         if args.command == "export":
             return asyncio.run(_export(settings, args.file))
+        if args.command == "schedule":
+            return asyncio.run(_schedule(settings, args.days, args.now))
         if args.command == "db":
             return asyncio.run(_upgrade(settings))
         if args.command == "sandbox":
-            from sandbox.terminal import run_sandbox
+            if args.terminal:
+                from sandbox.terminal import run_sandbox
 
-            return run_sandbox(settings, db_path=args.db)
+                return run_sandbox(settings, db_path=args.db)
+            from sandbox.webchat import run_webchat
+
+            return run_webchat(settings, db_path=args.db, port=args.port)
     except Fatal as error:
         print(error, file=sys.stderr)
         return 2

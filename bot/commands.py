@@ -60,6 +60,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         N_("/add <unit code> <due date> <legal|internal> <title>"),
     ),
     CommandSpec("reopen", Audience.COMMITTEE, N_("Undo a done"), N_("/reopen <number> [reason]")),
+    CommandSpec("overdue", Audience.COMMITTEE, N_("Every overdue commitment, by unit"), N_("/overdue")),
+    CommandSpec(
+        "broadcast",
+        Audience.COMMITTEE,
+        N_("Message every focal point and head (of all or some units)"),
+        N_("/broadcast [@UNIT1,UNIT2] <text> (or as a reply to a document)"),
+    ),
+    CommandSpec("digest", Audience.COMMITTEE, N_("The weekly digest, now"), N_("/digest")),
+    CommandSpec("export", Audience.COMMITTEE, N_("The register with statuses and history as .xlsx"), N_("/export")),
 )
 
 BY_NAME = {spec.name: spec for spec in COMMANDS}

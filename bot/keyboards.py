@@ -2,7 +2,7 @@
 
 callback_data carries no authority, only what was pressed: `c:<id>:<action>:<version>` for a commitment
 (version makes a button made before a change stale), `x:<request id>:<ok|no>` for an extension decision and
-`f:<evidence id>` to get an evidence file back.
+`f:<evidence id>` to get an evidence file back, `b:<broadcast id>:<send|cancel>` for a broadcast preview.
 Every press is authorised again on the server. All data stays far below Telegram's 64 bytes.
 """
 
@@ -21,6 +21,7 @@ ACTIONS = ("done", "p25", "p50", "p75", "ext", "info")
 _COMMITMENT = re.compile(r"c:(\d{1,12}):(done|p25|p50|p75|ext|info):(\d{1,9})")
 _DECISION = re.compile(r"x:(\d{1,12}):(ok|no)")
 _EVIDENCE = re.compile(r"f:(\d{1,12})")
+_BROADCAST = re.compile(r"b:(\d{1,12}):(send|cancel)")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,13 @@ class EvidencePress:
     evidence_id: int
 
 
-Press = CommitmentPress | DecisionPress | EvidencePress
+@dataclass(frozen=True)
+class BroadcastPress:
+    broadcast_id: int
+    send: bool
+
+
+Press = CommitmentPress | DecisionPress | EvidencePress | BroadcastPress
 
 
 def parse_callback(data: str | None) -> Press | None:
@@ -58,6 +65,8 @@ def parse_callback(data: str | None) -> Press | None:
         return DecisionPress(int(match.group(1)), match.group(2) == "ok")
     if match := _EVIDENCE.fullmatch(data):
         return EvidencePress(int(match.group(1)))
+    if match := _BROADCAST.fullmatch(data):
+        return BroadcastPress(int(match.group(1)), match.group(2) == "send")
     return None
 
 
@@ -92,6 +101,17 @@ def with_evidence(keyboard: dict[str, Any] | None, evidence: list[Evidence], lim
 
 def data(commitment: Commitment, action: str) -> str:
     return f"c:{commitment.id}:{action}:{commitment.version}"
+
+
+def broadcast_keyboard(lang: str, broadcast_id: int, recipients: int) -> dict[str, Any]:
+    return {
+        "inline_keyboard": [
+            [
+                _button("📤 " + t_text(lang, "Send to {count} recipients", count=recipients), f"b:{broadcast_id}:send"),
+                _button("✖ " + t_text(lang, "Cancel"), f"b:{broadcast_id}:cancel"),
+            ]
+        ]
+    }
 
 
 def decision_keyboard(lang: str, request_id: int) -> dict[str, Any]:

@@ -269,3 +269,61 @@ def task_view(
         lines += ["", f"<b>{t(lang, 'History')}</b>"]
         lines += [history_line(lang, event, tz) for event in history] or [t(lang, "No changes yet.")]
     return "\n".join(lines)
+
+
+CAPTION_LIMIT = 1024
+
+
+def broadcast_parts(lang: str, text: str, *, with_file: bool) -> list[str]:
+    """A broadcast as sent: a header, then the secretary's text exactly as written (escaped), split by lines.
+
+    With a file, the first part is the file's caption, so it must stay within Telegram's caption limit;
+    the text then follows in its own messages if it does not fit.
+    """
+    header = f"📢 <b>{t(lang, 'Notice from the ISO steering committee')}</b>"
+    body = esc(text.strip())
+    if with_file:
+        caption = f"{header}\n\n{body}" if body else header
+        if len(caption) <= CAPTION_LIMIT:
+            return [caption]
+        return [header, *split_message(body)]
+    return split_message(f"{header}\n\n{body}" if body else header)
+
+
+def broadcast_preview(
+    lang: str, text: str, unit_codes: list[str] | None, recipients: int, file_name: str | None
+) -> str:
+    scope = ", ".join(esc(c) for c in unit_codes) if unit_codes else t(lang, "all units")
+    lines = [
+        f"<b>{t(lang, 'Preview of the broadcast')}</b>",
+        t(lang, "To: {scope} — {count} people (focal points and heads)", scope=scope, count=recipients),
+    ]
+    if file_name:
+        lines.append(t(lang, "With the file {name}", name=esc(file_name)))
+    lines += ["", esc(shorten(text, 3000)) if text else t(lang, "(no text)")]
+    return "\n".join(lines)
+
+
+def broadcast_report(lang: str, broadcast_id: int, deliveries: list[tuple[str, list[str], str, str]]) -> str:
+    """deliveries: (name, unit codes, outcome sent|blocked|failed, error) per person."""
+    groups = {"sent": [], "blocked": [], "failed": []}  # type: dict[str, list[str]]
+    for name, codes, outcome, error in deliveries:
+        who = f"{esc(name)} ({', '.join(esc(c) for c in codes) or '—'})"
+        if outcome == "failed" and error:
+            who += f": <i>{esc(shorten(error, 120))}</i>"
+        groups.setdefault(outcome, []).append(who)
+    lines = [
+        f"<b>{t(lang, 'Broadcast #{id}: report', id=broadcast_id)}</b>",
+        t(
+            lang,
+            "Delivered: {sent} · blocked the bot: {blocked} · failed: {failed}",
+            sent=len(groups["sent"]),
+            blocked=len(groups["blocked"]),
+            failed=len(groups["failed"]),
+        ),
+    ]
+    titles = {"sent": N_("Delivered"), "blocked": N_("Blocked the bot"), "failed": N_("Failed")}
+    for outcome in ("blocked", "failed", "sent"):
+        if groups[outcome]:
+            lines += ["", f"<b>{t(lang, titles[outcome])}</b>"] + [f"• {who}" for who in groups[outcome]]
+    return "\n".join(lines)

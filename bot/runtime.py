@@ -15,10 +15,15 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
 async def start_bot(
-    settings: Settings, db: Database, *, clock: Callable[[], datetime] | None = None, poll_timeout: int = 10
+    settings: Settings,
+    db: Database,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    poll_timeout: int = 10,
+    jobs: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     await db.upgrade()
-    application = build_application(settings, db, clock=clock)
+    application = build_application(settings, db, clock=clock, jobs=jobs)
     await application.initialize()
     if application.post_init is not None:
         await application.post_init(application)

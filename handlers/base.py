@@ -8,7 +8,8 @@ what the sender may not run, and turns a `UserError` into a short localised answ
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,10 +135,13 @@ async def answer_user_error(req: Request, error: UserError) -> None:
     await req.reply("\n".join(lines))
 
 
-def command(name: str) -> Callable[[Handler], Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]]:
+TelegramCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def command(name: str) -> Callable[[Handler], TelegramCallback]:
     spec = BY_NAME[name]
 
-    def wrap(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+    def wrap(handler: Handler) -> TelegramCallback:
         async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             if update.effective_user is None or update.effective_message is None:
                 return

@@ -14,9 +14,17 @@ from telegram.ext import ContextTypes
 
 from bot.commands import BY_NAME
 from bot.i18n import t
-from bot.keyboards import CommitmentPress, DecisionPress, EvidencePress, commitment_keyboard, parse_callback
+from bot.keyboards import (
+    BroadcastPress,
+    CommitmentPress,
+    DecisionPress,
+    EvidencePress,
+    commitment_keyboard,
+    parse_callback,
+)
 from bot.render import commitment_card, esc, fmt_date, shorten
 from handlers.base import Request, build_request, refusal
+from handlers.broadcast import broadcast_press
 from handlers.notify import replan_commitments, wake_sender
 from handlers.status import OUTCOME_TEXTS
 from storage.events import history
@@ -62,6 +70,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await commitment_press(req, query, press)
     elif isinstance(press, DecisionPress):
         await decision_press(req, query, press)
+    elif isinstance(press, BroadcastPress):
+        if not req.actor.is_committee:
+            await answer(query, refusal(req, BY_NAME["broadcast"]), alert=True)
+            return
+        await broadcast_press(req, query, press)
     else:
         await evidence_press(req, query, press)
 

@@ -23,6 +23,7 @@ from handlers.base import (
     visible_commitment,
 )
 from handlers.notify import outgoing_to_committee, replan_commitments, wake_sender
+from handlers.register_files import import_document, is_register_file
 from storage.members import committee
 from storage.models import Commitment, Unit
 from storage.outbox import enqueue
@@ -311,7 +312,8 @@ def _request_notice(lang: str, who: str, commitment: Commitment, unit: Unit, new
 
 @command("done")
 async def evidence_message(req: Request) -> None:
-    """A document or photo with the caption `/done <id> [note]`, or sent as a reply to a reminder."""
+    """A file: evidence with the caption `/done <id> [note]` or as a reply to a reminder; otherwise, a .csv or
+    .xlsx is a register file to import (secretaries only)."""
     message = req.message
     caption = (message.caption or "").strip()
     spec = BY_NAME["done"]
@@ -320,13 +322,16 @@ async def evidence_message(req: Request) -> None:
         commitment_id = _parse_id(req, spec)
         await complete(req, commitment_id, _note(req, 1), message)
         return
-    replied = message.reply_to_message
-    commitment_id = referenced_commitment(replied)
-    if commitment_id is None:
+    replied_to = referenced_commitment(message.reply_to_message)
+    if replied_to is None and is_register_file(message.document):
+        assert message.document is not None
+        await import_document(req, message.document)
+        return
+    if replied_to is None:
         raise UserError(
             "To keep a file as evidence, send it with the caption /done <number>, or as a reply to a reminder."
         )
-    await complete(req, commitment_id, caption, message)
+    await complete(req, replied_to, caption, message)
 
 
 def referenced_commitment(message: Message | None) -> int | None:

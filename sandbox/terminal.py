@@ -1,4 +1,4 @@
-"""`qmsbot sandbox` in a terminal: act as the secretary or a unit's focal point against the emulator.
+"""`qmsbot sandbox --terminal`: act as the secretary or a unit's focal point against the emulator, in a terminal.
 
 Type a message or a command as the current persona; `:as KEY` switches persona, `:press N` presses the
 N-th button of the persona's last message with buttons, `:jump 1d` moves the clock, `:who` lists the
@@ -64,7 +64,7 @@ async def _repl(world: World) -> None:
     print(f"\nYou are {current.name} ({current.key}). The bot is @{world.emulator.bot_user['username']}.")
     loop = asyncio.get_running_loop()
     while True:
-        line = await loop.run_in_executor(None, lambda: input(f"{current.key}> "))
+        line = await loop.run_in_executor(None, input, f"{current.key}> ")
         line = line.strip()
         if not line:
             continue

@@ -1,7 +1,9 @@
 """The sandbox's world: a fresh SQLite register from the seed documents, personas, the emulator and the bot.
 
-Used by `qmsbot sandbox` (terminal now, web chat later). Deadlines are moved next to today so that
-reminders, an overdue item and an escalation all happen at once.
+Used by `qmsbot sandbox` (the web chat of sandbox.webchat, or the terminal of sandbox.terminal). Deadlines
+are moved next to today so that reminders, an overdue item and an escalation all happen at once. The
+secretary and the linked focal points have "pressed Start" already, so the bot can write to them at once;
+the planner ticks every few seconds so that a jump of the clock shows its effect right away.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from bot.settings import Settings
 from sandbox.emulator import Emulator
 from storage.db import Database
 from storage.members import add_membership, touch_person
-from storage.models import Role, Unit
+from storage.models import Membership, Person, Role, Unit
 from storage.register_import import import_sources
 from storage.sample import shifted_sample
 
@@ -28,6 +30,8 @@ SECRETARY_ID = 1001
 FOCAL_BASE_ID = 2001
 # Units whose focal point starts unlinked: the sandbox shows "no focal point" and linking by invite.
 UNLINKED_UNITS = 2
+# The planner's tick in the sandbox (PLAN_INTERVAL_SECONDS is a minute in production).
+PLAN_INTERVAL_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,9 @@ class Persona:
     key: str  # "secretary" or a unit code
     user_id: int
     name: str
-    linked: bool
+    linked: bool  # at the start; World.linked_ids() says who is linked now
+    unit_name: str = ""  # "" for the secretary
+    language: str = "vi"  # the persona's Telegram app language
 
 
 @dataclass
@@ -64,6 +70,18 @@ class World:
         wanted = key.strip().lower()
         return next((p for p in self.personas if p.key.lower() == wanted or str(p.user_id) == wanted), None)
 
+    async def linked_ids(self) -> set[int]:
+        """Telegram ids of the personas who hold a role now (committee or unit), e.g. after /start CODE."""
+        ids = [p.user_id for p in self.personas]
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(Person.telegram_id)
+                .join(Membership, Membership.person_id == Person.id)
+                .where(Person.telegram_id.in_(ids))
+                .distinct()
+            )
+            return {int(telegram_id) for telegram_id in rows}
+
     async def stop(self) -> None:
         if self.application is not None:
             await stop_bot(self.application)
@@ -77,7 +95,9 @@ def _fresh_sqlite(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-async def start_world(settings: Settings, *, db_path: Path, port: int = 0) -> World:
+async def start_world(
+    settings: Settings, *, db_path: Path, port: int = 0, plan_interval_seconds: int = PLAN_INTERVAL_SECONDS
+) -> World:
     clock = SandboxClock()
     emulator = Emulator(token=SANDBOX_TOKEN, bot_username=BOT_USERNAME, port=port, clock=clock)
     await emulator.start()
@@ -89,6 +109,7 @@ async def start_world(settings: Settings, *, db_path: Path, port: int = 0) -> Wo
             "secretary_ids": [SECRETARY_ID],
             "admin_ids": [],
             "digest_chat_id": None,
+            "plan_interval_seconds": plan_interval_seconds,
         }
     )
     db = Database(sandbox_settings.database_url)
@@ -107,7 +128,12 @@ async def _make_personas(world: World, now: datetime) -> list[Persona]:
     emulator = world.emulator
     personas = [Persona("secretary", SECRETARY_ID, "Thư ký BCĐ", True)]
     emulator.add_user(SECRETARY_ID, "Thư ký BCĐ", language_code="vi")
+    _has_started(emulator, SECRETARY_ID)
     async with world.db.session() as session:
+        # The secretary has talked to the bot before: the bot may write first and shows the committee menu.
+        await touch_person(
+            session, telegram_id=SECRETARY_ID, full_name="Thư ký BCĐ", username=None, language_code="vi", now=now
+        )
         units = list(await session.scalars(select(Unit).order_by(Unit.code_key)))
         for index, unit in enumerate(units):
             user_id = FOCAL_BASE_ID + index
@@ -119,5 +145,11 @@ async def _make_personas(world: World, now: datetime) -> list[Persona]:
                     session, telegram_id=user_id, full_name=name, username=None, language_code="vi", now=now
                 )
                 await add_membership(session, person_id=person.id, role=Role.FOCAL, unit_id=unit.id, now=now)
-            personas.append(Persona(unit.code, user_id, name, linked))
+                _has_started(emulator, user_id)
+            personas.append(Persona(unit.code, user_id, name, linked, unit_name=unit.name))
     return personas
+
+
+def _has_started(emulator: Emulator, user_id: int) -> None:
+    """The user pressed Start in the past (the emulator's driver has no call for that: set its state)."""
+    emulator.world.user(user_id).started = True

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import events
 from storage.members import add_membership
 from storage.models import Invite, Role, Unit
+from storage.planning import replan
 
 
 def new_code() -> str:
@@ -73,6 +74,7 @@ async def redeem_invite(session: AsyncSession, *, code: str, person_id: int, now
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return Redemption(Redeem.USED, invite.role, unit)
     added = await add_membership(session, person_id=person_id, role=invite.role, unit_id=invite.unit_id, now=now)
+    await replan(session, unit_ids=[invite.unit_id])  # the new person's catch-up reminders, at the next tick
     events.record(
         session,
         at=now,

@@ -75,6 +75,11 @@ async def touch_person(
         return person
     person.full_name = full_name or person.full_name
     person.username = username
+    if not person.reachable:
+        from storage.planning import replan
+
+        # Reachable again: their units' reminders are planned anew, so the latest one reaches them.
+        await replan(session, person_ids=[person.id])
     person.reachable = True
     person.has_started = True
     person.last_seen_at = now

@@ -104,6 +104,10 @@ class Unit(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="raise")
+    # Planner (scheduler/planner.py): when the secretaries were told the unit has no reachable focal point
+    # (NULL: not told, or told and a focal point has been seen since), and how many times so far.
+    no_focal_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    no_focal_notices: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Person(Base):
@@ -185,6 +189,12 @@ class Commitment(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     unit: Mapped[Unit] = relationship(lazy="raise")
+    # Planner (scheduler/planner.py): the instant the planner must look at this commitment again — its next
+    # reminder slot. NULL: needs planning (new, or changed: see storage.planning.replan); closed ones get
+    # storage.planning.NEVER.
+    next_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # The due date whose escalation was queued: an escalation goes out once per occurrence.
+    escalated_for: Mapped[date | None] = mapped_column(Date)
 
     @property
     def is_open(self) -> bool:
@@ -302,6 +312,43 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class PlannerState(Base):
+    """Small named values the planner keeps (e.g. the fingerprint of the reminder settings it planned with)."""
+
+    __tablename__ = "planner_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class BroadcastStatus(enum.StrEnum):
+    DRAFT = "draft"  # previewed, waiting for "Send"
+    SENDING = "sending"  # queued in the outbox
+    REPORTED = "reported"  # every delivery ended and the secretary got the report
+    CANCELLED = "cancelled"
+
+
+class Broadcast(Base):
+    """A message from the secretary to every linked person of all or some units; sent only after "Send"."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # where the preview and the report go
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    text: Mapped[str] = mapped_column(Text, default="")
+    unit_codes: Mapped[list[str] | None] = mapped_column(JSON)  # None: every unit
+    media: Mapped[str | None] = mapped_column(String(16))
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    file_name: Mapped[str | None] = mapped_column(String(256))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[BroadcastStatus] = mapped_column(
+        _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.DRAFT, index=True
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def row_dict(obj: Any) -> dict[str, Any]:

@@ -101,3 +101,19 @@ async def unit_summaries(session: AsyncSession, *, today: date) -> list[UnitSumm
         for person, role in members:
             (summaries[unit_id].focal if role == Role.FOCAL else summaries[unit_id].heads).append(person)
     return list(summaries.values())
+
+
+async def overdue_commitments(
+    session: AsyncSession, *, today: date, limit: int
+) -> tuple[list[tuple[Commitment, Unit]], int]:
+    """Overdue open commitments grouped by unit (by unit code, then due date), at most `limit`, and the total."""
+    where = (Commitment.status.in_(OPEN_STATUSES), Commitment.due_date < today)
+    total = int(await session.scalar(select(func.count()).select_from(Commitment).where(*where)) or 0)
+    rows = await session.execute(
+        select(Commitment, Unit)
+        .join(Unit, Unit.id == Commitment.unit_id)
+        .where(*where)
+        .order_by(Unit.code_key, Commitment.due_date, Commitment.id)
+        .limit(limit)
+    )
+    return [(c, u) for c, u in rows.tuples()], total

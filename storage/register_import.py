@@ -377,7 +377,16 @@ class _Writer:
                 continue
             values = self._commitment_changes(row, match)
             if values:
-                updates.append({"id": match.id, **values, "version": match.version + 1, "updated_at": self.now})
+                # A changed deadline or kind changes the reminders: the planner looks again (storage.planning).
+                updates.append(
+                    {
+                        "id": match.id,
+                        **values,
+                        "version": match.version + 1,
+                        "updated_at": self.now,
+                        "next_slot_at": None,
+                    }
+                )
                 self.report.commitments_updated += 1
             else:
                 self.report.commitments_unchanged += 1

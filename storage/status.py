@@ -9,6 +9,7 @@ these functions enforce only what the state allows.
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from scheduler.recurrence import RecurrenceError, next_occurrence
 from storage import events
 from storage.models import (
     Commitment,
@@ -27,6 +29,8 @@ from storage.models import (
     Status,
     Unit,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Outcome(enum.Enum):
@@ -112,23 +116,43 @@ async def mark_done(
         new_value=Status.DONE.value,
         note=note,
     )
-    following = await _next_occurrence(session, commitment=commitment, now=now)
+    had_next = await session.scalar(select(Commitment.id).where(Commitment.previous_id == commitment.id).limit(1))
+    following = None if had_next else await complete_occurrence(session, commitment, now, actor_id=actor_id)
     return Change(Outcome.CHANGED, commitment, done_late=late, next_occurrence=following)
 
 
-async def _next_occurrence(session: AsyncSession, *, commitment: Commitment, now: datetime) -> Commitment | None:
-    """For a recurring commitment, the next occurrence is created when this one is done."""
-    if not commitment.recurrence:
-        return None
-    from scheduler.recurrence import next_occurrence
+async def complete_occurrence(
+    session: AsyncSession,
+    commitment: Commitment,
+    now: datetime,
+    *,
+    actor_id: int | None = None,
+    actor_label: str = "",
+) -> Commitment | None:
+    """After an occurrence of a recurring commitment is done: create the next one (or return it if it exists).
 
-    due = next_occurrence(commitment.recurrence, commitment.due_date, dtstart=commitment.due_date)
+    The next row has the same unit, title, kind, legal basis, source and rule, previous_id = this one, the
+    next date of the rule strictly after this due date (even if that date has passed too: every period's
+    report is owed), no ref (refs are unique: the import keeps updating the first row), and an Event "created".
+    None when the commitment does not recur, or its rule has ended or is unusable. The planner picks the new
+    row up at its next tick (next_slot_at is NULL).
+    """
+    if not commitment.recurrence.strip():
+        return None
+    existing = await session.scalar(
+        select(Commitment).where(Commitment.previous_id == commitment.id).order_by(Commitment.id).limit(1)
+    )
+    if existing is not None:
+        return existing
+    try:
+        due = next_occurrence(commitment.recurrence, commitment.due_date)
+    except RecurrenceError as exc:
+        log.warning("#%s: recurrence %r unusable: %s", commitment.id, commitment.recurrence, exc)
+        return None
     if due is None:
         return None
-    existing = await session.scalar(select(Commitment).where(Commitment.previous_id == commitment.id))
-    if existing is not None:  # reopened and done again: the next one exists already
-        return None
     following = Commitment(
+        ref=None,
         unit_id=commitment.unit_id,
         title=commitment.title,
         kind=commitment.kind,
@@ -139,9 +163,11 @@ async def _next_occurrence(session: AsyncSession, *, commitment: Commitment, now
         previous_id=commitment.id,
         status=Status.OPEN,
         progress=0,
+        done_at=None,
         created_at=now,
         updated_at=now,
         version=1,
+        next_slot_at=None,
     )
     session.add(following)
     await session.flush()
@@ -149,10 +175,12 @@ async def _next_occurrence(session: AsyncSession, *, commitment: Commitment, now
         session,
         at=now,
         action="created",
-        actor_label="recurrence",
+        actor_id=actor_id,
+        actor_label=actor_label,
         commitment_id=following.id,
         unit_id=following.unit_id,
         field="due_date",
+        old_value=commitment.due_date.isoformat(),
         new_value=due.isoformat(),
         note=f"#{commitment.id}",
     )

@@ -38,7 +38,10 @@ class Clock:
 
 
 class Harness:
-    def __init__(self, db: Database, settings: Settings, emulator: Emulator, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, emulator: Emulator, clock: Clock, *, jobs: bool = False
+    ) -> None:
+        self.jobs = jobs
         self.db = db
         self.settings = settings
         self.emulator = emulator
@@ -46,7 +49,7 @@ class Harness:
         self.application: Application | None = None  # type: ignore[type-arg]
 
     async def start(self) -> None:
-        self.application = await start_bot(self.settings, self.db, clock=self.clock, poll_timeout=1)
+        self.application = await start_bot(self.settings, self.db, clock=self.clock, poll_timeout=1, jobs=self.jobs)
 
     async def stop(self) -> None:
         if self.application is not None:
@@ -66,7 +69,10 @@ class Harness:
         return self.emulator.bot_messages(user_id)[-1]
 
 
-async def make_harness(db: Database, tmp_path: Path, *, clock: Clock | None = None, **overrides: Any) -> Harness:
+async def make_harness(
+    db: Database, tmp_path: Path, *, clock: Clock | None = None, jobs: bool = False, **overrides: Any
+) -> Harness:
+    """The bot against a fresh emulator; `jobs=True` also runs the planner and the outbox sender."""
     emulator = Emulator(token=TOKEN, bot_username="qmsbot_test_bot")
     await emulator.start()
     settings = load_settings(
@@ -78,7 +84,7 @@ async def make_harness(db: Database, tmp_path: Path, *, clock: Clock | None = No
         secretary_ids=str(SECRETARY),
         **overrides,
     )
-    harness = Harness(db, settings, emulator, clock or Clock())
+    harness = Harness(db, settings, emulator, clock or Clock(), jobs=jobs)
     await harness.start()
     return harness
 
@@ -88,3 +94,16 @@ def first_line(text: str) -> str:
 
 
 Predicate = Callable[[dict[str, Any]], bool]
+
+
+def tiny_png(width: int = 2, height: int = 2) -> bytes:
+    """A real PNG image (grey pixels), small enough for tests."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")

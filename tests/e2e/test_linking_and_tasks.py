@@ -122,7 +122,8 @@ async def test_help_lists_exactly_what_each_role_may_run(bot: Harness) -> None:
     assert commands(focal_help) == member
     assert "/task <số> — Chi tiết và lịch sử một nhiệm vụ" in focal_help
     secretary = commands(await bot.ask(SECRETARY, "/help"))
-    assert secretary == member | {"/units", "/invite", "/add", "/reopen"}
+    committee = {"/units", "/invite", "/add", "/reopen", "/overdue", "/broadcast", "/digest", "/export"}
+    assert secretary == member | committee
     assert "Chỉ quản trị viên" in await bot.ask(SECRETARY, "/invite secretary")
     admin_invite = await bot.ask(ADMIN, "/invite secretary")
     assert INVITE_LINK.search(admin_invite)

@@ -1,0 +1,157 @@
+"""`python -m bench planner [--units N] [--commitments N] [--small] [--db FILE]` — the reminder planner at scale.
+
+Builds a SQLite register (bench.data: a few focal points and a head per unit, 2 % of units without focal
+point, 1 % of people unreachable, due dates from 20 days ago to a year ahead), then measures on it:
+
+1. the first tick (every commitment planned once: what the first start after a national import costs);
+2. ticks with nothing due (the every-minute case; target ≤ 100 ms);
+3. the tick at the next reminder time, which queues that morning's reminders (target ≤ 2 s for ~10,000);
+4. the peak resident memory of the process (ru_maxrss).
+
+Defaults: the national size (30,000 units, 300,000 commitments); `--small` is 300 / 3,000 for CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from bench.data import Shape, build_register
+from scheduler.calendar import WorkCalendar
+from scheduler.planner import DEFAULT_BATCH, PlanResult, plan_tick
+from scheduler.policy import ReminderPolicy
+from storage.db import Database
+from storage.models import Commitment, OutboxMessage
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+# Tuesday 02/03/2027, 09:00 in Hanoi: a plain working week, no holiday near.
+START = datetime(2027, 3, 2, 9, 0, tzinfo=HANOI)
+CALENDAR = WorkCalendar()
+
+
+def _rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench planner", description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=30_000)
+    parser.add_argument("--commitments", type=int, default=300_000)
+    parser.add_argument("--small", action="store_true", help="300 units, 3,000 commitments (CI)")
+    parser.add_argument("--db", type=Path, help="SQLite file to build (default: a temporary file, removed after)")
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="commitments per planner transaction")
+    parser.add_argument("--focal", type=int, default=2, help="focal points per unit (default 2)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--idle-runs", type=int, default=5, help="how many nothing-due ticks to time")
+    return parser
+
+
+def _line(label: str, seconds: float, result: PlanResult) -> str:
+    return (
+        f"{label:<34} {seconds * 1000:9.1f} ms   evaluated {result.evaluated:>7,}   reminders {result.reminders:>7,}"
+        f"   escalations {result.escalations:>6,}   notices {result.notices:>3,}"
+    )
+
+
+async def _tick(db: Database, now: datetime, batch: int) -> tuple[float, PlanResult]:
+    started = time.perf_counter()
+    result = await plan_tick(
+        db,
+        policy=ReminderPolicy(),
+        calendar=CALENDAR,
+        now=now,
+        default_language="vi",
+        batch_size=batch,
+    )
+    return time.perf_counter() - started, result
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists()) / 1e6
+
+
+async def run(shape: Shape, path: Path, batch: int, idle_runs: int) -> None:
+    """Build the register in `path` (replacing it) and print the measurements."""
+    _remove(path)
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await db.upgrade()
+        started = time.perf_counter()
+        built = await build_register(db, shape, today=START.date(), now=START)
+        print(
+            f"register: {built.units:,} units, {built.people:,} people, {built.commitments:,} open commitments"
+            f" — built in {time.perf_counter() - started:.1f} s ({path})"
+        )
+        print(f"peak RSS after building: {_rss_mb():.0f} MB")
+
+        seconds, result = await _tick(db, START, batch)
+        print(_line("first tick (plans everything)", seconds, result))
+
+        idle: list[float] = []
+        for n in range(idle_runs):
+            seconds, result = await _tick(db, START + timedelta(minutes=1 + n), batch)
+            assert result.evaluated == 0, "nothing should be due a minute later"
+            idle.append(seconds)
+        print(
+            f"{'tick with nothing due':<34} {statistics.median(idle) * 1000:9.1f} ms   (median of {idle_runs};"
+            f" max {max(idle) * 1000:.1f} ms)"
+        )
+
+        async with db.session() as session:
+            following = await session.scalar(select(func.min(Commitment.next_slot_at)))
+            assert following is not None
+            due = await session.scalar(
+                select(func.count()).select_from(Commitment).where(Commitment.next_slot_at <= following)
+            )
+            queued_before = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        local = following.astimezone(HANOI)
+        seconds, result = await _tick(db, following, batch)
+        print(_line(f"tick at {local:%a %d/%m %H:%M} ({due:,} due)", seconds, result))
+        per_thousand = seconds / max(result.queued, 1) * 1000
+        print(f"{'':<34} {per_thousand * 1000:9.1f} ms per 1,000 messages queued")
+
+        seconds, result = await _tick(db, following + timedelta(minutes=1), batch)
+        print(_line("next minute (nothing due)", seconds, result))
+        async with db.session() as session:
+            queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        print(f"outbox rows: {queued_before:,} after the first tick, {queued:,} now")
+        print(f"peak RSS: {_rss_mb():.0f} MB   database file: {_size_mb(path):.0f} MB")
+    finally:
+        await db.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    units, commitments = (300, 3_000) if args.small else (args.units, args.commitments)
+    if units < 1 or commitments < 1 or args.focal < 0:
+        print("--units and --commitments must be at least 1, --focal at least 0", file=sys.stderr)
+        return 2
+    shape = Shape(units=units, commitments=commitments, focal_per_unit=args.focal, seed=args.seed)
+    if args.db is not None:
+        asyncio.run(run(shape, args.db, args.batch, args.idle_runs))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="qmsbot-bench-") as folder:
+        asyncio.run(run(shape, Path(folder) / "planner.db", args.batch, args.idle_runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

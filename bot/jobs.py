@@ -1,0 +1,239 @@
+"""The bot's background work: the planner tick and the outbox sender, on the leading instance only.
+
+`install_jobs(application)` (called by bot.app) starts, once the Application runs, one task that:
+
+1. becomes the leader — on PostgreSQL by taking an advisory lock (scheduler.locks), trying again every
+   `lock_retry_seconds` while another instance holds it; on SQLite at once (one process);
+2. while leading: runs the planner (scheduler.planner.plan_tick) at once and every `PLAN_INTERVAL_SECONDS`,
+   and the sender (scheduler.sender) continuously; checks every `watch_seconds` that it still holds the lock;
+3. stops when the Application stops (the messages in flight finish first) or when the lock is lost.
+
+Other periodic work that must run once across instances (broadcast reports, the weekly digest) registers
+with `add_leader_job(application, name, interval, job)` and runs next to the planner, on the leader.
+
+Handlers that queue messages call `notify_outbox(application)` so that they go out at once instead of at the
+sender's next look (at most `SenderOptions.poll_interval` later). Time comes from `services.now()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram.ext import Application, ContextTypes
+
+from bot.services import Services
+from scheduler.calendar import WorkCalendar
+from scheduler.locks import LeaderLock
+from scheduler.policy import ReminderPolicy
+from scheduler.sender import Sender, SenderOptions
+
+log = logging.getLogger(__name__)
+
+JOBS_KEY = "jobs"
+# A periodic job of the leader (e.g. broadcast reports, the weekly digest): `await job(application)`.
+LeaderJob = Callable[[Application], Awaitable[Any]]  # type: ignore[type-arg]
+LEADER_LOCK = "leader"  # one lock: the planner and the sender run together on the leader
+
+
+class Jobs:
+    """The planner and sender of one Application; `application.bot_data["jobs"]`."""
+
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        *,
+        options: SenderOptions | None = None,
+        lock_retry_seconds: float = 2.0,
+        watch_seconds: float = 2.0,
+    ) -> None:
+        self.application = application
+        self.options = options or SenderOptions()
+        self.lock_retry_seconds = lock_retry_seconds
+        self.watch_seconds = watch_seconds
+        self.lock: LeaderLock | None = None
+        self.sender: Sender | None = None
+        self.leading = False
+        self.plan_ticks = 0
+        self._stop_leading = asyncio.Event()
+        self._calendar: WorkCalendar | None = None
+        self.leader_jobs: list[tuple[str, float, LeaderJob]] = []
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.application.bot_data["services"]
+        return services
+
+    def wake(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
+
+    def _running(self) -> bool:
+        return bool(self.application.running)
+
+    async def _pause(self, seconds: float, keep_going: Callable[[], bool]) -> None:
+        """Sleep up to `seconds`, returning early once `keep_going()` turns false (checked every 0.2 s)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while keep_going():
+            left = end - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 0.2))
+
+    # -- leading -------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Until the Application stops: become the leader, lead, and after losing the lead, try again."""
+        services = self.services
+        self.lock = LeaderLock(services.db, LEADER_LOCK)
+        while self._running():
+            if not await self.lock.try_acquire():
+                await self._pause(self.lock_retry_seconds, self._running)
+                continue
+            if self.lock.shared:
+                log.info("this instance now plans and sends (it holds the leader lock)")
+            failed = False
+            try:
+                await self._lead()
+            except Exception:  # e.g. the database went away: step down, and try again in a moment
+                log.exception("the planner and sender stopped on an error; trying again")
+                failed = True
+            finally:
+                self.leading = False
+                await self.lock.release()
+            if failed:
+                await self._pause(self.lock_retry_seconds, self._running)
+
+    async def _lead(self) -> None:
+        services = self.services
+        self.leading = True
+        self._stop_leading.clear()
+        self.sender = Sender(
+            db=services.db,
+            bot=self.application.bot,
+            now=services.now,
+            default_language=services.settings.default_language,
+            options=self.options,
+        )
+
+        def keep_going() -> bool:
+            return self._running() and not self._stop_leading.is_set()
+
+        loops = [
+            asyncio.create_task(self._plan_loop(keep_going), name="qmsbot-planner"),
+            asyncio.create_task(self._watch(keep_going), name="qmsbot-lock-watch"),
+        ]
+        loops += [
+            asyncio.create_task(self._job_loop(name, interval, job, keep_going), name=f"qmsbot-{name}")
+            for name, interval, job in self.leader_jobs
+        ]
+        try:
+            await self.sender.run(keep_going)
+        finally:
+            self._stop_leading.set()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _job_loop(self, name: str, interval: float, job: LeaderJob, keep_going: Callable[[], bool]) -> None:
+        while keep_going():
+            try:
+                await job(self.application)
+            except Exception:  # one failing run must not stop the next ones
+                log.exception("background job %s failed", name)
+            await self._pause(interval, keep_going)
+
+    async def _watch(self, keep_going: Callable[[], bool]) -> None:
+        assert self.lock is not None
+        if not self.lock.shared:
+            return
+        while keep_going():
+            await self._pause(self.watch_seconds, keep_going)
+            if keep_going() and not await self.lock.still_held():
+                log.error("lost the leader lock: this instance stops planning and sending")
+                self._stop_leading.set()
+                if self.sender is not None:
+                    self.sender.wake()
+
+    # -- planning ------------------------------------------------------------------------------------
+
+    async def _plan_loop(self, keep_going: Callable[[], bool]) -> None:
+        interval = self.services.settings.plan_interval_seconds
+        while keep_going():
+            try:
+                await self.plan_once()
+            except Exception:  # one failing tick must not stop the next ones
+                log.exception("planning tick failed")
+            await self._pause(interval, keep_going)
+
+    async def plan_once(self) -> Any:
+        """One planner tick (skipped while scheduler.planner does not exist); wakes the sender."""
+        if importlib.util.find_spec("scheduler.planner") is None:
+            return None
+        planner = importlib.import_module("scheduler.planner")
+        services = self.services
+        settings = services.settings
+        if self._calendar is None:
+            self._calendar = WorkCalendar(settings.extra_days_off, settings.extra_working_days)
+        result = await planner.plan_tick(
+            services.db,
+            policy=ReminderPolicy.from_settings(settings),
+            calendar=self._calendar,
+            now=services.now(),
+            default_language=settings.default_language,
+        )
+        self.plan_ticks += 1
+        log.debug("planning tick: %s", result)
+        self.wake()
+        return result
+
+
+def install_jobs(
+    application: Application,  # type: ignore[type-arg]
+    *,
+    options: SenderOptions | None = None,
+    lock_retry_seconds: float = 2.0,
+    watch_seconds: float = 2.0,
+) -> Jobs:
+    """Plan and send in the background once the Application runs (see the module text)."""
+    jobs = Jobs(application, options=options, lock_retry_seconds=lock_retry_seconds, watch_seconds=watch_seconds)
+    application.bot_data[JOBS_KEY] = jobs
+    if application.job_queue is None:
+        raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
+    application.job_queue.run_once(_start, when=0, name="qmsbot-start-leader")
+    return jobs
+
+
+async def _start(context: ContextTypes.DEFAULT_TYPE) -> None:
+    jobs: Jobs = context.application.bot_data[JOBS_KEY]
+    # Tracked by the Application: stop() waits for it, and it ends once the Application stops running.
+    context.application.create_task(jobs.run(), name="qmsbot-leader")
+
+
+def add_leader_job(
+    application: Application,  # type: ignore[type-arg]
+    name: str,
+    interval: float,
+    job: LeaderJob,
+) -> None:
+    """Run `await job(application)` on the leading instance only: when it starts leading, then every
+    `interval` seconds (after `install_jobs`; jobs added later start at the next leadership)."""
+    jobs = jobs_of(application)
+    if jobs is None:
+        raise RuntimeError("install_jobs(application) first")
+    jobs.leader_jobs.append((name, interval, job))
+
+
+def jobs_of(application: Application) -> Jobs | None:  # type: ignore[type-arg]
+    jobs = application.bot_data.get(JOBS_KEY)
+    return jobs if isinstance(jobs, Jobs) else None
+
+
+def notify_outbox(application: Application) -> None:  # type: ignore[type-arg]
+    """Messages were queued: let the sender look at the outbox now (a no-op on instances that do not lead)."""
+    jobs = jobs_of(application)
+    if jobs is not None:
+        jobs.wake()

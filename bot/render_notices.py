@@ -1,0 +1,223 @@
+"""Texts of the planner's notifications: reminders, escalations, "unit has no focal point", schedule lines.
+
+Part of the one rendering place (see bot.render): every user-supplied string goes through `esc`, dates are
+DD/MM/YYYY with the weekday, in the recipient's language. Telegram HTML, except `schedule_line` (plain text
+for the command line).
+
+How near the deadline is, is said as of `day`: the local date the message goes out. For a reminder sent on
+time that is the slot's own date; for a catch-up (the bot was down, a person was linked later) it is the day
+of the catch-up, so a reminder planned "14 days before" that is sent 10 days before says "10 days left".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.i18n import t, t_text
+from bot.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, weekday
+from storage.models import Kind
+
+# Longest list of units in one "no focal point" notice; the rest are counted (a message stays far below
+# Telegram's 4096 characters even with long unit names).
+NO_FOCAL_LIST_LIMIT = 30
+
+
+class NoticeCommitment(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def due_date(self) -> date: ...
+    @property
+    def legal_basis(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+class NoticeUnit(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class NoticePerson(Protocol):
+    @property
+    def telegram_id(self) -> int: ...
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def reachable(self) -> bool: ...
+
+
+class ScheduleEntry(Protocol):
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def commitment_id(self) -> int: ...
+    @property
+    def unit_code(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def days_before(self) -> int: ...
+    @property
+    def days_overdue(self) -> int: ...
+    @property
+    def recipient(self) -> NoticePerson | None: ...
+    @property
+    def has_focal(self) -> bool: ...
+
+
+def person_label(person: NoticePerson) -> str:
+    """The name as bot.render.person_name shows it (HTML-escaped)."""
+    if person.full_name:
+        return esc(person.full_name)
+    if person.username:
+        return "@" + esc(person.username)
+    return f"id {person.telegram_id}"
+
+
+def _unit(unit: NoticeUnit) -> str:
+    return f"<b>{esc(unit.name)} ({esc(unit.code)})</b>"
+
+
+def _details(lang: str, commitment: NoticeCommitment, day: date) -> list[str]:
+    lines = [
+        f"<b>#{commitment.id} · {esc(commitment.title)}</b>",
+        f"{t(lang, 'Deadline')}: {weekday(lang, commitment.due_date)}, {fmt_date(commitment.due_date)}"
+        f" — <b>{due_phrase(lang, commitment.due_date, day)}</b>",
+        f"{t(lang, 'Kind')}: {kind_label(lang, commitment.kind)}",
+    ]
+    if commitment.legal_basis:
+        lines.append(f"{t(lang, 'Legal basis')}: {esc(commitment.legal_basis)}")
+    if commitment.source:
+        lines.append(f"{t(lang, 'Source')}: {esc(commitment.source)}")
+    return lines
+
+
+def reminder_text(lang: str, commitment: NoticeCommitment, unit: NoticeUnit, *, day: date) -> str:
+    """A reminder to a unit's focal point, before, on or after the deadline, as of the local date `day`."""
+    days = (commitment.due_date - day).days
+    phrase = due_phrase(lang, commitment.due_date, day)
+    if days > 0:
+        icon = "🔔"
+        request = t(lang, "Unit {unit} is asked to complete the following task by the deadline:", unit=_unit(unit))
+    elif days == 0:
+        icon = "🟠"
+        request = t(lang, "Unit {unit} is asked to complete the following task today:", unit=_unit(unit))
+    else:
+        icon = "🔴"
+        request = t(
+            lang,
+            "The following task of unit {unit} is past its deadline. Please complete it and report as soon as"
+            " possible:",
+            unit=_unit(unit),
+        )
+    lines = [
+        f"{icon} <b>{t(lang, 'Reminder: {phrase}', phrase=phrase)}</b>",
+        request,
+        "",
+        *_details(lang, commitment, day),
+        "",
+        t(lang, "Please reply with the buttons below: done, progress, or a request to extend."),
+    ]
+    return "\n".join(lines)
+
+
+def escalation_text(
+    lang: str, commitment: NoticeCommitment, unit: NoticeUnit, focal: Sequence[NoticePerson], *, day: date
+) -> str:
+    """The one escalation to the unit's heads and the committee: overdue N days, with the focal points' names."""
+    overdue = max((day - commitment.due_date).days, 0)
+    names = ", ".join(person_label(p) + ("" if p.reachable else f" ({t(lang, 'unreachable')})") for p in focal) or t(
+        lang, "no focal point"
+    )
+    lines = [
+        f"⚠️ <b>{t(lang, 'Overdue task alert: {phrase}', phrase=due_phrase(lang, commitment.due_date, day))}</b>",
+        t(
+            lang,
+            "To the heads of {unit} and the ISO steering committee secretariat: the following task is {days} days"
+            " overdue and not yet done.",
+            unit=_unit(unit),
+            days=overdue,
+        ),
+        "",
+        *_details(lang, commitment, day),
+        f"{t(lang, 'Focal points')}: {names}",
+        "",
+        t(lang, "Please direct the unit to complete it, or update it with the buttons below."),
+    ]
+    return "\n".join(lines)
+
+
+def no_focal_text(lang: str, units: Sequence[NoticeUnit], *, limit: int = NO_FOCAL_LIST_LIMIT) -> str:
+    """To the secretaries: reminders are due for these units but no focal point can receive them."""
+    lines = [
+        f"⚠️ <b>{t(lang, 'Units without a focal point')}</b>",
+        t(
+            lang,
+            "Reminders are due for the following units, but no focal point can receive them (none is linked, or"
+            " they have blocked the bot):",
+        ),
+    ]
+    lines.extend(f"• <b>{esc(unit.code)}</b> — {esc(unit.name)}" for unit in units[:limit])
+    if len(units) > limit:
+        lines.append(t(lang, "… and {count} more units", count=len(units) - limit))
+    lines.append("")
+    lines.append(t(lang, "Send each unit an invite with /invite <unit code> focal; /units lists every unit."))
+    return "\n".join(lines)
+
+
+def schedule_what(lang: str, kind: str, *, days_before: int, days_overdue: int) -> str:
+    """Plain text: "7 days before", "due today", "overdue 3 days", "escalation (overdue 7 days)"."""
+    if kind == "escalation":
+        return t_text(lang, "escalation ({overdue})", overdue=t_text(lang, "overdue {days} days", days=days_overdue))
+    if kind == "overdue":
+        return t_text(lang, "overdue {days} days", days=days_overdue)
+    if days_before == 0:
+        return t_text(lang, "due today")
+    if days_before == 1:
+        return t_text(lang, "1 day before")
+    return t_text(lang, "{days} days before", days=days_before)
+
+
+def schedule_recipient(lang: str, person: NoticePerson | None, *, has_focal: bool = False, kind: str = "") -> str:
+    """Plain text: the recipient's name, or why there is none."""
+    if person is None:
+        if kind == "escalation":
+            return t_text(lang, "no reachable head or secretary")
+        return t_text(lang, "no reachable focal point") if has_focal else t_text(lang, "no focal point")
+    if person.full_name:
+        return person.full_name
+    if person.username:
+        return "@" + person.username
+    return f"id {person.telegram_id}"
+
+
+def schedule_empty(lang: str, days: int) -> str:
+    return t_text(lang, "No reminders are planned in the next {days} days.", days=days)
+
+
+def schedule_lines(lang: str, entries: Sequence[ScheduleEntry], *, tz: ZoneInfo, days: int) -> list[str]:
+    """`qmsbot schedule`: one plain line per delivery — local date and time, #id, unit, what, recipient."""
+    if not entries:
+        return [schedule_empty(lang, days)]
+    ids = [f"#{e.commitment_id}" for e in entries]
+    id_width = max(len(i) for i in ids)
+    code_width = max(len(e.unit_code) for e in entries)
+    whats = [schedule_what(lang, e.kind, days_before=e.days_before, days_overdue=e.days_overdue) for e in entries]
+    what_width = max(len(w) for w in whats)
+    return [
+        f"{fmt_datetime(e.at, tz)}  {i:<{id_width}}  {e.unit_code:<{code_width}}  {w:<{what_width}}  "
+        f"{schedule_recipient(lang, e.recipient, has_focal=e.has_focal, kind=e.kind)}"
+        for e, i, w in zip(entries, ids, whats, strict=True)
+    ]

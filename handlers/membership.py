@@ -1,0 +1,64 @@
+"""`my_chat_member` updates: a user blocked the bot (unreachable) or unblocked it (reachable again).
+
+Telegram sends one when a user blocks or unblocks the bot in their private chat, and when the bot is added to
+or removed from a group. Blocking has the same effect as a 403 from the sender (scheduler.sender
+`mark_unreachable`): the person's pending messages are kept as blocked and the secretaries are told once.
+Unblocking makes them reachable: new messages flow (the planner catches up on their open commitments),
+the blocked ones are not resent.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import ChatMember, Update
+from telegram.ext import ChatMemberHandler, ContextTypes
+
+from bot.jobs import notify_outbox
+from bot.services import Services
+from scheduler.sender import mark_unreachable
+from storage.members import get_person
+from storage.planning import replan
+
+log = logging.getLogger(__name__)
+
+GONE = frozenset({ChatMember.BANNED, ChatMember.LEFT})  # "kicked" is BANNED in python-telegram-bot
+PRESENT = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+
+
+async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    change = update.my_chat_member
+    if change is None:
+        return
+    status = change.new_chat_member.status
+    chat = change.chat
+    if chat.type != chat.PRIVATE:
+        if status in GONE:
+            log.warning("the bot was removed from %s %s (%s)", chat.type, chat.id, chat.title or "")
+        else:
+            log.info("the bot is now %s in %s %s (%s)", status, chat.type, chat.id, chat.title or "")
+        return
+    services: Services = context.application.bot_data["services"]
+    async with services.db.session() as session:
+        person = await get_person(session, telegram_id=chat.id)
+        if person is None:  # a stranger: nothing is queued for them
+            return
+        if status in GONE:
+            told = await mark_unreachable(
+                session,
+                person_id=person.id,
+                now=services.now(),
+                default_language=services.settings.default_language,
+                reason="blocked the bot",
+            )
+            log.info("%s blocked the bot (secretaries told: %s)", chat.id, told)
+        elif status in PRESENT:
+            person.reachable = True
+            # The planner sends them the latest due reminder of each open commitment at its next tick.
+            await replan(session, person_ids=[person.id])
+            log.info("%s unblocked the bot", chat.id)
+    notify_outbox(context.application)
+
+
+def handler() -> ChatMemberHandler[ContextTypes.DEFAULT_TYPE, None]:
+    return ChatMemberHandler(my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)

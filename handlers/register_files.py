@@ -1,0 +1,58 @@
+"""The register through chat: /export as an .xlsx, and a .csv or .xlsx sent by a secretary imported."""
+
+from __future__ import annotations
+
+import io
+from pathlib import PurePath
+
+from telegram import Document
+
+from bot.commands import BY_NAME
+from bot.render import esc, fmt_datetime
+from handlers.base import Request, UserError, command, expect_args
+from storage.register_export import export_register
+from storage.register_import import import_sources, render_report
+
+REGISTER_SUFFIXES = (".csv", ".xlsx")
+MAX_IMPORT_BYTES = 20 * 1024 * 1024  # what a bot may download from Telegram
+REPORT_LIMIT = 40
+
+
+def is_register_file(document: Document | None) -> bool:
+    return document is not None and PurePath(document.file_name or "").suffix.lower() in REGISTER_SUFFIXES
+
+
+@command("export")
+async def export(req: Request) -> None:
+    expect_args(req, BY_NAME["export"], 0, 0)
+    services = req.services
+    progress = await req.reply(req.tr("Preparing the register as an Excel file…"))
+    buffer = io.BytesIO()
+    await export_register(services.db, buffer, tz=services.settings.tz, lang=req.lang)
+    stamp = services.now().strftime("%Y%m%d-%H%M")
+    await req.context.bot.send_document(
+        req.chat_id,
+        buffer.getvalue(),
+        filename=f"qmsbot-register-{stamp}.xlsx",
+        caption=req.tr("The register as of {when}.", when=fmt_datetime(services.now(), services.settings.tz)),
+    )
+    await progress.edit_text(req.tr("The register is ready."))
+
+
+async def import_document(req: Request, document: Document) -> None:
+    """All or nothing, exactly like `qmsbot import`, with the row-by-row report as the answer."""
+    if not req.actor.is_committee:
+        raise UserError("Only the committee secretary can import the register.")
+    if not req.is_private:
+        raise UserError("Send register files to me in a private chat.")
+    if document.file_size and document.file_size > MAX_IMPORT_BYTES:
+        raise UserError("The file is too large (at most 20 MB).")
+    services = req.services
+    file = await req.context.bot.get_file(document.file_id)
+    content = bytes(await file.download_as_bytearray())
+    name = document.file_name or "register"
+    report = await import_sources(
+        services.db, [(name, content)], now=services.now(), actor_label="chat import", actor_id=req.actor.person_id
+    )
+    header = f"<b>{esc(name)}</b>"
+    await req.reply(header + "\n" + render_report(report, req.lang, limit=REPORT_LIMIT, html=True))

@@ -1,0 +1,320 @@
+"""The weekly digest: planned like a reminder, into the outbox (SPEC "Weekly digest", "Sending").
+
+`plan_digests` runs with every planner tick. It looks at the latest DIGEST_CRON slot (weekday and time, local
+in TIMEZONE) at or before `now` — only the latest: after a week of downtime the missed slots are not sent one by
+one, the current one is sent once — and queues what is not queued yet:
+
+- the committee digest to every reachable secretary and admin and to DIGEST_CHAT_ID: its text (split at line
+  boundaries when longer than Telegram's 4096 characters) and a photo with the chart. Keys:
+  `digest:{slot date}:{chat id}` for the first part, `…:{n}` for part n ≥ 2, `…:chart` for the photo; all rows
+  of one recipient are written in one transaction, and a recipient whose first key exists gets nothing, so
+  nobody gets the digest twice. A secretary linked (or reachable again) later in the week gets that week's
+  digest at the next tick, with the figures of that moment.
+- each unit's own list (overdue and due in the next 14 days) to each of its reachable focal points, one message
+  per person and unit (a choice: each list is about one unit, as its reminders are, and a key per unit stays
+  stable when the person's units change). Keys `unitdigest:{slot date}:{person id}:{unit id}` (`…:{n}` for
+  further parts). A unit with nothing overdue or due within 14 days gets nothing. The unit lists of a slot are
+  planned once (planner_state `digest_units` = slot date, written after the last batch; an interrupted run is
+  simply repeated, the keys keep it exact): people linked later in the week wait for the next slot, their
+  reminders reach them meanwhile.
+
+The figures are those at planning time (a digest caught up on Wednesday shows Wednesday's state). Unreachable
+people are skipped, not queued (the sender would only mark them blocked again); they are listed in the digest.
+
+`build_digest_for` builds the same messages for `/digest`, for the one who asks (committee: the committee
+digest; a focal point or head: the lists of their units, or a short "nothing due").
+
+Time is a parameter: `now` must be timezone-aware. This module does not import telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import normalise_language
+from bot.render import split_message
+from bot.render_digest import chart_caption, committee_digest_text, nothing_due_text, unit_digest_text
+from bot.settings import DigestSchedule, Settings
+from storage import digest_data, planning
+from storage.db import Database
+from storage.digest_data import CommitteeData, DigestItem, DigestWindow
+from storage.members import Actor
+from storage.models import OutboxMessage, Unit
+from storage.outbox import Outgoing, enqueue
+
+log = logging.getLogger(__name__)
+
+DIGEST_KIND = "digest"
+UNIT_DIGEST_KIND = "unit_digest"
+# After reminders and escalations (priority 0): 60,000 weekly lists must not hold up a due reminder.
+DIGEST_PRIORITY = 5
+STATE_UNITS = "digest_units"
+UNIT_BATCH = 2000
+CHART_NAME = "digest.png"
+
+
+def latest_slot(schedule: DigestSchedule, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """The latest DIGEST_CRON instant at or before `now` (aware, in `tz`); None when the schedule has no day."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    local = now.astimezone(tz)
+    for back in range(8):
+        day = local.date() - timedelta(days=back)
+        if day.weekday() in schedule.weekdays:
+            slot = datetime.combine(day, schedule.at, tzinfo=tz)
+            if slot <= local:
+                return slot
+    return None
+
+
+@dataclass(frozen=True)
+class DigestRecipient:
+    chat_id: int
+    person_id: int | None
+    language: str
+
+
+async def committee_recipients(session: AsyncSession, settings: Settings) -> list[DigestRecipient]:
+    """Every reachable secretary and admin, then DIGEST_CHAT_ID (unless it is one of them), once each."""
+    found: dict[int, DigestRecipient] = {}
+    for person in await planning.committee_people(session):
+        if person.reachable and person.telegram_id not in found:
+            language = normalise_language(person.language, settings.default_language)
+            found[person.telegram_id] = DigestRecipient(person.telegram_id, person.id, language)
+    if settings.digest_chat_id is not None and settings.digest_chat_id not in found:
+        found[settings.digest_chat_id] = DigestRecipient(settings.digest_chat_id, None, settings.default_language)
+    return list(found.values())
+
+
+def _part_key(base: str, number: int) -> str:
+    return base if number == 1 else f"{base}:{number}"
+
+
+def _texts(
+    base: str, text: str, *, kind: str, recipient: DigestRecipient, priority: int = DIGEST_PRIORITY
+) -> list[Outgoing]:
+    return [
+        Outgoing(
+            key=_part_key(base, number),
+            kind=kind,
+            chat_id=recipient.chat_id,
+            person_id=recipient.person_id,
+            text=part,
+            priority=priority,
+        )
+        for number, part in enumerate(split_message(text), start=1)
+    ]
+
+
+async def render_committee(data: CommitteeData, languages: Iterable[str]) -> dict[str, tuple[str, str, bytes | None]]:
+    """Text, chart caption and chart PNG (None when no unit has anything to draw) of each language."""
+    from bot.digest_chart import chart_rows, render_chart  # matplotlib: imported when a digest is built
+
+    rows = chart_rows(data.active_units)
+    rendered: dict[str, tuple[str, str, bytes | None]] = {}
+    for lang in sorted(set(languages)):
+        chart = None
+        if rows:
+            chart = await asyncio.to_thread(
+                render_chart, lang, rows, day=data.window.today, units_total=len(data.active_units)
+            )
+        rendered[lang] = (committee_digest_text(lang, data), chart_caption(lang, data), chart)
+    return rendered
+
+
+def committee_messages(
+    rendered: dict[str, tuple[str, str, bytes | None]],
+    recipients: Sequence[DigestRecipient],
+    key: Callable[[DigestRecipient], str],
+    *,
+    priority: int = DIGEST_PRIORITY,
+) -> list[Outgoing]:
+    """The rows of each recipient: the text parts, then the chart photo."""
+    messages: list[Outgoing] = []
+    for recipient in recipients:
+        text, caption, chart = rendered[recipient.language]
+        base = key(recipient)
+        messages += _texts(base, text, kind=DIGEST_KIND, recipient=recipient, priority=priority)
+        if chart is not None:
+            messages.append(
+                Outgoing(
+                    key=f"{base}:chart",
+                    kind=DIGEST_KIND,
+                    chat_id=recipient.chat_id,
+                    person_id=recipient.person_id,
+                    text=caption,
+                    media="photo",
+                    file_name=CHART_NAME,
+                    file_data=chart,
+                    priority=priority,
+                )
+            )
+    return messages
+
+
+async def _existing(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        found.update(
+            await session.scalars(select(OutboxMessage.key).where(OutboxMessage.key.in_(keys[start : start + 500])))
+        )
+    return found
+
+
+async def _unit_names(session: AsyncSession, unit_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    names: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(unit_ids), 500):
+        rows = await session.execute(
+            select(Unit.id, Unit.code, Unit.name).where(Unit.id.in_(unit_ids[start : start + 500]))
+        )
+        names.update((uid, (code, name)) for uid, code, name in rows.tuples())
+    return names
+
+
+async def unit_messages(
+    session: AsyncSession,
+    window: DigestWindow,
+    items: dict[int, list[DigestItem]],
+    *,
+    recipients: dict[int, list[DigestRecipient]],
+    key: Callable[[DigestRecipient, int], str],
+    priority: int = DIGEST_PRIORITY,
+) -> list[Outgoing]:
+    """The list of each unit in `items` (its open commitments due up to today + 14) to each of its `recipients`."""
+    listed = sorted(unit_id for unit_id in items if recipients.get(unit_id))
+    names = await _unit_names(session, listed)
+    messages: list[Outgoing] = []
+    for unit_id in listed:
+        code, name = names[unit_id]
+        texts: dict[str, str] = {}
+        for recipient in recipients[unit_id]:
+            if recipient.language not in texts:
+                texts[recipient.language] = unit_digest_text(
+                    recipient.language, code=code, name=name, items=items[unit_id], window=window
+                )
+            messages += _texts(
+                key(recipient, unit_id),
+                texts[recipient.language],
+                kind=UNIT_DIGEST_KIND,
+                recipient=recipient,
+                priority=priority,
+            )
+    return messages
+
+
+async def _plan_unit_digests(db: Database, *, stamp: str, window: DigestWindow, settings: Settings) -> int:
+    """Every unit's list to its reachable focal points: the items in one query, then batches of units."""
+    async with db.session() as session:
+        items = await digest_data.unit_items(session, window)
+    unit_ids = sorted(items)
+    default = settings.default_language
+    queued = 0
+    for start in range(0, len(unit_ids), UNIT_BATCH):
+        part = unit_ids[start : start + UNIT_BATCH]
+        async with db.session() as session:
+            focal = await digest_data.reachable_focal(session, part)
+            recipients = {
+                unit_id: [
+                    DigestRecipient(p.telegram_id, p.person_id, normalise_language(p.language, default)) for p in people
+                ]
+                for unit_id, people in focal.items()
+            }
+            messages = await unit_messages(
+                session,
+                window,
+                {unit_id: items[unit_id] for unit_id in part},
+                recipients=recipients,
+                key=lambda r, unit_id: f"unitdigest:{stamp}:{r.person_id}:{unit_id}",
+            )
+            queued += await planning.enqueue_many(session, messages, now=window.now)
+    return queued
+
+
+async def plan_digests(db: Database, *, settings: Settings, now: datetime) -> int:
+    """Queue the digests of the latest DIGEST_CRON slot at or before `now` that are not queued yet (see the module
+    text); returns how many outbox rows were new. Cheap when everything is queued: two small reads."""
+    tz = settings.tz
+    slot = latest_slot(settings.digest_cron, tz, now)
+    if slot is None:
+        return 0
+    stamp = slot.date().isoformat()
+    window = DigestWindow(now=now, tz=tz)
+    async with db.session() as session:
+        recipients = await committee_recipients(session, settings)
+        keys = {r.chat_id: f"digest:{stamp}:{r.chat_id}" for r in recipients}
+        have = await _existing(session, list(keys.values()))
+        units_planned = await planning.get_state(session, STATE_UNITS) == stamp
+    queued = 0
+    missing = [r for r in recipients if keys[r.chat_id] not in have]
+    if missing:
+        async with db.session() as session:
+            data = await digest_data.committee_data(session, window)
+        rendered = await render_committee(data, (r.language for r in missing))
+        messages = committee_messages(rendered, missing, lambda r: keys[r.chat_id])
+        async with db.session() as session:
+            queued += await enqueue(session, messages, now=now)
+        log.info("weekly digest of %s queued for %d committee recipient(s)", stamp, len(missing))
+    if not units_planned:
+        if not recipients:
+            log.warning(
+                "weekly digest of %s: no reachable secretary or admin and no DIGEST_CHAT_ID: the committee digest"
+                " goes to nobody",
+                stamp,
+            )
+        unit_rows = await _plan_unit_digests(db, stamp=stamp, window=window, settings=settings)
+        async with db.session() as session:
+            await planning.set_state(session, STATE_UNITS, stamp)
+        queued += unit_rows
+        log.info("weekly unit lists of %s: %d message(s) queued", stamp, unit_rows)
+    return queued
+
+
+async def build_digest_for(db: Database, *, actor: Actor, settings: Settings, now: datetime) -> list[Outgoing]:
+    """`/digest`: the digest now, for the one who asks, as rendered messages (text parts, then the chart).
+
+    Secretaries and admins get the committee digest; focal points and heads the lists of their units (or a
+    short "nothing overdue or due in the next 14 days"). Keys `digestnow:{UTC instant}:{chat id}…` are unique
+    per request, so the messages may be queued (storage.outbox.enqueue) or sent directly; priority 0.
+    """
+    window = DigestWindow(now=now, tz=settings.tz)
+    lang = normalise_language(actor.language, settings.default_language)
+    recipient = DigestRecipient(actor.telegram_id, actor.person_id, lang)
+    base = f"digestnow:{now.astimezone(UTC):%Y%m%dT%H%M%S%f}:{actor.telegram_id}"
+    if actor.is_committee:
+        async with db.session() as session:
+            data = await digest_data.committee_data(session, window)
+        rendered = await render_committee(data, [lang])
+        return committee_messages(rendered, [recipient], lambda _r: base, priority=0)
+    units = sorted(actor.unit_ids)
+    async with db.session() as session:
+        items = await digest_data.unit_items(session, window, units) if units else {}
+        messages = await unit_messages(
+            session,
+            window,
+            items,
+            recipients={unit_id: [recipient] for unit_id in units},
+            key=lambda _r, unit_id: f"{base}:{unit_id}",
+            priority=0,
+        )
+    if messages:
+        return messages
+    return _texts(base, nothing_due_text(lang, window), kind=UNIT_DIGEST_KIND, recipient=recipient, priority=0)
+
+
+__all__ = [
+    "DIGEST_KIND",
+    "UNIT_DIGEST_KIND",
+    "DigestRecipient",
+    "build_digest_for",
+    "committee_recipients",
+    "latest_slot",
+    "plan_digests",
+]

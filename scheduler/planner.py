@@ -1,0 +1,430 @@
+"""The reminder planner: due reminders → outbox rows (SPEC "Reminders and escalation", "Scale").
+
+`plan_tick` runs at start and then every PLAN_INTERVAL_SECONDS. It never sends anything: it queues rendered
+messages in the outbox (INSERT … ON CONFLICT (key) DO NOTHING, as storage.outbox.enqueue does), each with a
+unique key, so running it twice, after a restart or on two instances at once never queues a delivery twice.
+The sender delivers the outbox.
+
+Keys
+----
+- reminder / escalation: `reminder:{commitment id}:{occurrence}:{offset}:{person id}` — the policy's slot key
+  (occurrence = due date ISO, offset = days before, −n overdue, ESCALATION_OFFSET) plus the recipient.
+- "unit has no focal point": `nofocal:{unit id}:{n}:{person id}` — the first unit of the notice and the how
+  many-th time that unit is reported (units.no_focal_notices).
+
+What a tick does
+----------------
+Only commitments whose `next_slot_at` (the instant of their next slot, see storage.planning) has passed or is
+NULL (new or changed: `replan`) are read, in batches, each batch in its own transaction. For each:
+
+- a done or cancelled commitment gets nothing (its next_slot_at becomes NEVER);
+- focal points: `latest_due` — the latest slot whose time has passed, never a before-deadline one after the
+  deadline — goes to every reachable focal point of the unit whose key is new. That is at most one catch-up
+  per commitment and person per tick, however long the bot was down; and a person linked later (or reachable
+  again) gets, at the next tick, the latest passed reminder of each open commitment of their units, because
+  linking calls `replan` for the unit. Unreachable people are skipped, not queued;
+- escalation: once per occurrence (commitments.escalated_for), when ESCALATE_AFTER_DAYS overdue have passed,
+  to the unit's reachable heads and every reachable secretary and admin. Once means once: people linked
+  after it went out do not get it. When nobody at all could receive it, it is not marked and is tried again
+  at the commitment's next slot;
+- a unit whose due reminder finds no reachable focal point: the secretaries are told once, in one message
+  per tick listing every such unit (30,000 units without focal points make one message, not 30,000). The
+  unit is told about again only after the planner has seen it with a reachable focal point and lost it.
+  (Collected in memory during the tick and written at its end: a crash in between delays the notice to the
+  unit's next slot.)
+- then `next_change_after` is stored as the commitment's next_slot_at.
+
+Catch-up of a fresh commitment (a choice)
+-----------------------------------------
+No `not_before` is used: a commitment imported 10 days before its deadline gets, at the next tick, its latest
+passed slot (the 14-days-before one) at once — SPEC's "the latest reminder whose time has passed and which was
+not yet delivered" — rather than nothing until the 7-days-before one. The focal points learn about new work on
+the day it is registered. The text says how near the deadline is on the day it is sent ("10 days left"), not
+on the slot's nominal date (bot/render_notices.py). The same holds after an approved extension: the new due
+date is a new occurrence, and its latest passed slot is sent once, with the true number of days left.
+
+Settings and calendar changes need no call: the planner keeps a fingerprint of the policy and the calendar
+in planner_state and, when it changes, replans every open commitment.
+
+Callers of `replan` (storage.planning): status changes, due-date changes, new links, reachable again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import holidays
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import normalise_language
+from bot.keyboards import commitment_keyboard
+from bot.render_notices import escalation_text, no_focal_text, reminder_text
+from scheduler.calendar import WorkCalendar
+from scheduler.policy import (
+    ESCALATION,
+    FOCAL,
+    CommitmentView,
+    ReminderPolicy,
+    Slot,
+    SlotKind,
+    latest_due,
+    next_change_after,
+    slots_between,
+)
+from storage import planning
+from storage.models import Commitment
+from storage.outbox import Outgoing, enqueue
+from storage.planning import PersonInfo, PlanRow, UnitInfo, UnitPeople, replan
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+__all__ = [
+    "PlanResult",
+    "PlannedReminder",
+    "plan_tick",
+    "planned_reminders",
+    "policy_fingerprint",
+    "replan",
+]
+
+log = logging.getLogger(__name__)
+
+# Bump when the planner's own logic changes in a way that should replan everything.
+PLANNER_VERSION = 1
+DEFAULT_BATCH = 1000
+
+
+@dataclass
+class PlanResult:
+    """What one tick did. Counts are of new outbox rows (a key already queued is not counted)."""
+
+    evaluated: int = 0
+    reminders: int = 0
+    escalations: int = 0
+    notices: int = 0
+    skipped_unreachable: int = 0  # reminders not queued because the person is unreachable
+    units_without_focal: int = 0  # units newly reported to the secretaries
+    replanned_all: bool = False  # the settings or the calendar changed since the last tick
+    more: bool = False  # stopped at max_rows with work left: the next tick continues
+
+    @property
+    def queued(self) -> int:
+        return self.reminders + self.escalations + self.notices
+
+
+def policy_fingerprint(policy: ReminderPolicy, calendar: WorkCalendar) -> str:
+    """Changes when anything that decides slot times changes: settings, extra days, the holiday data."""
+    parts = (
+        PLANNER_VERSION,
+        policy.legal_offsets,
+        policy.internal_offsets,
+        policy.reminder_time.isoformat(),
+        policy.overdue_every_days,
+        policy.escalate_after_days,
+        policy.working_days_only,
+        policy.tz.key,
+        sorted(d.isoformat() for d in calendar.extra_days_off),
+        sorted(d.isoformat() for d in calendar.extra_working_days),
+        holidays.__version__,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _key(slot: Slot, person_id: int) -> str:
+    return f"reminder:{slot.commitment_id}:{slot.occurrence}:{slot.offset}:{person_id}"
+
+
+@dataclass
+class _Tick:
+    policy: ReminderPolicy
+    calendar: WorkCalendar
+    now: datetime
+    default_language: str
+    today: date
+    committee: list[PersonInfo]
+    result: PlanResult
+    focal_seen: set[int] = field(default_factory=set)  # units flagged "no focal" that have one again
+    focal_missing: set[int] = field(default_factory=set)  # units with a due reminder and nobody to get it
+
+    def lang(self, person: PersonInfo) -> str:
+        return normalise_language(person.language, self.default_language)
+
+
+def _keyboard(lang: str, row: PlanRow) -> dict[str, Any] | None:
+    # commitment_keyboard reads id, version and is_open only, which PlanRow has: no ORM object per reminder.
+    return commitment_keyboard(lang, cast(Commitment, row))
+
+
+async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tick) -> None:
+    policy, calendar, now = tick.policy, tick.calendar, tick.now
+    plans: list[tuple[int, datetime | None]] = []
+    focal_slots: dict[int, Slot] = {}
+    escalation_slots: dict[int, Slot] = {}
+    for row in rows:
+        if not row.is_open:
+            plans.append((row.id, None))
+            continue
+        view = CommitmentView(id=row.id, kind=row.kind, due=row.due_date, status=row.status)
+        slot = latest_due(view, policy, calendar, now, FOCAL)
+        if slot is not None:
+            focal_slots[row.id] = slot
+        if row.escalated_for != row.due_date:
+            escalation = latest_due(view, policy, calendar, now, ESCALATION)
+            if escalation is not None:
+                escalation_slots[row.id] = escalation
+        plans.append((row.id, next_change_after(view, policy, calendar, now)))
+    tick.result.evaluated += len(rows)
+
+    by_id = {row.id: row for row in rows}
+    unit_ids = {by_id[cid].unit_id for cid in (*focal_slots, *escalation_slots)}
+    units: dict[int, UnitInfo] = await planning.units_info(session, unit_ids) if unit_ids else {}
+    people: dict[int, UnitPeople] = await planning.units_people(session, unit_ids) if unit_ids else {}
+
+    reminders: list[Outgoing] = []
+    texts: dict[tuple[int, str], tuple[str, dict[str, Any] | None]] = {}
+    for cid, slot in focal_slots.items():
+        row = by_id[cid]
+        unit_people = people[row.unit_id]
+        reachable = unit_people.reachable_focal
+        tick.result.skipped_unreachable += len(unit_people.focal) - len(reachable)
+        if not reachable:
+            tick.focal_missing.add(row.unit_id)
+            continue
+        if units[row.unit_id].no_focal_notified_at is not None:
+            tick.focal_seen.add(row.unit_id)
+        for person in reachable:
+            lang = tick.lang(person)
+            if (cid, lang) not in texts:
+                texts[cid, lang] = (reminder_text(lang, row, units[row.unit_id], day=tick.today), _keyboard(lang, row))
+            text, markup = texts[cid, lang]
+            reminders.append(
+                Outgoing(
+                    key=_key(slot, person.id),
+                    kind="reminder",
+                    chat_id=person.telegram_id,
+                    text=text,
+                    reply_markup=markup,
+                    person_id=person.id,
+                    commitment_id=cid,
+                )
+            )
+
+    escalations: list[Outgoing] = []
+    escalated: list[tuple[int, date]] = []
+    texts.clear()
+    for cid, slot in escalation_slots.items():
+        row = by_id[cid]
+        unit_people = people[row.unit_id]
+        recipients = {p.id: p for p in (*unit_people.heads, *tick.committee) if p.reachable}
+        if not recipients:
+            log.warning("escalation of #%s: no reachable head, secretary or admin; will try again", cid)
+            continue
+        escalated.append((cid, row.due_date))
+        for person in recipients.values():
+            lang = tick.lang(person)
+            if (cid, lang) not in texts:
+                text = escalation_text(lang, row, units[row.unit_id], unit_people.focal, day=tick.today)
+                texts[cid, lang] = (text, _keyboard(lang, row))
+            text, markup = texts[cid, lang]
+            escalations.append(
+                Outgoing(
+                    key=_key(slot, person.id),
+                    kind="escalation",
+                    chat_id=person.telegram_id,
+                    text=text,
+                    reply_markup=markup,
+                    person_id=person.id,
+                    commitment_id=cid,
+                )
+            )
+
+    if reminders:
+        tick.result.reminders += await planning.enqueue_many(session, reminders, now=now)
+    if escalations:
+        tick.result.escalations += await planning.enqueue_many(session, escalations, now=now)
+    await planning.store_plans(session, plans, escalated=escalated)
+
+
+async def _notify_no_focal(session: AsyncSession, tick: _Tick) -> None:
+    if tick.focal_seen:
+        await planning.clear_no_focal(session, tick.focal_seen)
+    missing = tick.focal_missing - tick.focal_seen
+    if not missing:
+        return
+    recipients = [p for p in tick.committee if p.reachable]
+    if not recipients:
+        log.warning("%d unit(s) have reminders due and no focal point, and no secretary can be told", len(missing))
+        return
+    claimed = await planning.claim_no_focal(session, missing, now=tick.now)
+    if not claimed:
+        return
+    first_unit, number = claimed[0]
+    info = await planning.units_info(session, (uid for uid, _ in claimed))
+    units = sorted(info.values(), key=lambda u: (u.code.upper(), u.id))
+    tick.result.units_without_focal += len(units)
+    log.warning("%d unit(s) have reminders due and no reachable focal point; secretaries told", len(units))
+    texts: dict[str, str] = {}
+    messages = []
+    for person in recipients:
+        lang = tick.lang(person)
+        if lang not in texts:
+            texts[lang] = no_focal_text(lang, units)
+        messages.append(
+            Outgoing(
+                key=f"nofocal:{first_unit}:{number}:{person.id}",
+                kind="no_focal",
+                chat_id=person.telegram_id,
+                text=texts[lang],
+                person_id=person.id,
+            )
+        )
+    tick.result.notices += await enqueue(session, messages, now=tick.now)
+
+
+async def plan_tick(
+    db: Database,
+    *,
+    policy: ReminderPolicy,
+    calendar: WorkCalendar,
+    now: datetime,
+    default_language: str,
+    batch_size: int = DEFAULT_BATCH,
+    max_rows: int | None = None,
+) -> PlanResult:
+    """Queue every reminder, escalation and "no focal point" notice that is due at `now` (aware).
+
+    Reads only the commitments that need it (next_slot_at passed or NULL), `batch_size` per transaction,
+    at most `max_rows` per call (None: all; `result.more` says when some were left for the next tick).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    result = PlanResult()
+    fingerprint = policy_fingerprint(policy, calendar)
+    async with db.session() as session:
+        if await planning.get_state(session, "fingerprint") != fingerprint:
+            count = await planning.replan_all(session)
+            await planning.set_state(session, "fingerprint", fingerprint)
+            result.replanned_all = True
+            if count:
+                log.info("reminder settings or calendar changed: replanning %d open commitments", count)
+        committee = await planning.committee_people(session)
+    tick = _Tick(
+        policy=policy,
+        calendar=calendar,
+        now=now,
+        default_language=default_language,
+        today=now.astimezone(policy.tz).date(),
+        committee=committee,
+        result=result,
+    )
+    budget = max_rows
+    for pending in (True, False):
+        while True:
+            if budget is not None and budget <= 0:
+                result.more = True
+                break
+            limit = batch_size if budget is None else min(batch_size, budget)
+            async with db.session() as session:
+                rows = await planning.claim_batch(session, pending=pending, now=now, limit=limit)
+                if rows:
+                    await _plan_batch(session, rows, tick)
+            if budget is not None:
+                budget -= len(rows)
+            if len(rows) < limit:
+                break
+    if tick.focal_seen or tick.focal_missing:
+        async with db.session() as session:
+            await _notify_no_focal(session, tick)
+    return result
+
+
+# --- What is planned (qmsbot schedule) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    """One planned delivery: a slot and one recipient (None: nobody can receive it)."""
+
+    at: datetime
+    commitment_id: int
+    unit_code: str
+    kind: SlotKind
+    offset: int
+    days_before: int
+    days_overdue: int
+    recipient: PersonInfo | None
+    has_focal: bool  # the unit has focal points, though none reachable (when recipient is None)
+
+    def sort_key(self) -> tuple[datetime, int, int, str, int]:
+        name = self.recipient.full_name if self.recipient else ""
+        person = self.recipient.id if self.recipient else 0
+        return (self.at, self.commitment_id, 1 if self.kind == "escalation" else 0, name, person)
+
+
+async def planned_reminders(
+    db: Database,
+    *,
+    policy: ReminderPolicy,
+    calendar: WorkCalendar,
+    start: datetime,
+    end: datetime,
+    page: int = 2000,
+) -> list[PlannedReminder]:
+    """Every delivery planned with start < time <= end, sorted by time; reads only, writes nothing.
+
+    Focal reminders go to each reachable focal point (or one entry without recipient); the escalation (unless
+    already sent for this due date) to each reachable head, secretary and admin. Streams the register by pages.
+    """
+    planned: list[PlannedReminder] = []
+    after_id = 0
+    async with db.session() as session:
+        committee = [p for p in await planning.committee_people(session) if p.reachable]
+        while True:
+            rows = await planning.open_rows_after(session, after_id=after_id, limit=page)
+            if not rows:
+                break
+            after_id = rows[-1].id
+            slots: list[tuple[PlanRow, Slot]] = []
+            for row in rows:
+                view = CommitmentView(id=row.id, kind=row.kind, due=row.due_date, status=row.status)
+                for slot in slots_between(view, policy, calendar, start, end):
+                    if slot.kind == "escalation" and row.escalated_for == row.due_date:
+                        continue
+                    slots.append((row, slot))
+            unit_ids = {row.unit_id for row, _ in slots}
+            units = await planning.units_info(session, unit_ids)
+            people = await planning.units_people(session, unit_ids)
+            for row, slot in slots:
+                planned.extend(_deliveries(row, slot, units[row.unit_id], people[row.unit_id], committee))
+    planned.sort(key=PlannedReminder.sort_key)
+    return planned
+
+
+def _deliveries(
+    row: PlanRow, slot: Slot, unit: UnitInfo, people: UnitPeople, committee: Iterable[PersonInfo]
+) -> list[PlannedReminder]:
+    if slot.audience == ESCALATION:
+        recipients = list({p.id: p for p in (*people.heads, *committee) if p.reachable}.values())
+    else:
+        recipients = people.reachable_focal
+
+    def entry(person: PersonInfo | None) -> PlannedReminder:
+        return PlannedReminder(
+            at=slot.at,
+            commitment_id=row.id,
+            unit_code=unit.code,
+            kind=slot.kind,
+            offset=slot.offset,
+            days_before=slot.days_before,
+            days_overdue=slot.days_overdue,
+            recipient=person,
+            has_focal=bool(people.focal),
+        )
+
+    return [entry(p) for p in recipients] or [entry(None)]

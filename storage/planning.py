@@ -1,0 +1,378 @@
+"""The database side of the reminder planner (scheduler/planner.py): bulk queries, no policy.
+
+`commitments.next_slot_at` is the planner's index: the instant it must look at a commitment again (its next
+reminder slot). NULL means "needs planning"; a done or cancelled commitment gets `NEVER` once the planner has
+seen it closed. A planning tick only reads the rows whose `next_slot_at` is NULL or has passed.
+
+Callers MUST call `replan` after any change that affects reminders, in the same transaction as the change:
+
+- a commitment's status (done, cancelled, reopened, in progress), due date (extension approved, re-import),
+  kind or unit: `replan(session, commitment_ids=[...])`;
+- a person linked to a unit (storage.invites.redeem_invite does it): `replan(session, unit_ids=[...])`;
+- a person reachable again after a 403 (they wrote to the bot): `replan(session, person_ids=[...])`.
+
+The reminder settings and the calendar need no call: the planner keeps their fingerprint and replans
+everything itself when they change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    OPEN_STATUSES,
+    Commitment,
+    Kind,
+    Membership,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    PlannerState,
+    Role,
+    Status,
+    Unit,
+)
+from storage.outbox import Outgoing
+
+# next_slot_at of a closed commitment: never looked at again, unless `replan` is called for it.
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+_CHUNK = 500  # ids per IN (…) list: far below SQLite's and asyncpg's parameter limits
+
+_commitments = cast(Table, Commitment.__table__)
+_units = cast(Table, Unit.__table__)
+_outbox = cast(Table, OutboxMessage.__table__)
+
+
+def _chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+async def replan(
+    session: AsyncSession,
+    *,
+    commitment_ids: Iterable[int | None] | None = None,
+    unit_ids: Iterable[int | None] | None = None,
+    person_ids: Iterable[int | None] | None = None,
+) -> int:
+    """Mark commitments for planning at the next tick (next_slot_at = NULL); returns how many rows were marked.
+
+    commitment_ids: those commitments, whatever their status (a closed one is then set to NEVER, a reopened
+    one planned again). unit_ids: the open commitments of those units. person_ids: the open commitments of
+    every unit where those people are focal points or heads. None entries are ignored.
+    """
+    marked = 0
+    ids = sorted({i for i in commitment_ids or () if i is not None})
+    for chunk in _chunks(ids):
+        result = await session.execute(
+            update(_commitments).where(_commitments.c.id.in_(chunk)).values(next_slot_at=None)
+        )
+        marked += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    units = {i for i in unit_ids or () if i is not None}
+    people = sorted({i for i in person_ids or () if i is not None})
+    for chunk in _chunks(people):
+        rows = await session.scalars(
+            select(Membership.unit_id).where(
+                Membership.person_id.in_(chunk),
+                Membership.unit_id.is_not(None),
+                Membership.role.in_([Role.FOCAL, Role.HEAD]),
+            )
+        )
+        units.update(u for u in rows if u is not None)
+    for chunk in _chunks(sorted(units)):
+        result = await session.execute(
+            update(_commitments)
+            .where(_commitments.c.unit_id.in_(chunk), _commitments.c.status.in_(list(OPEN_STATUSES)))
+            .values(next_slot_at=None)
+        )
+        marked += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return marked
+
+
+async def replan_all(session: AsyncSession) -> int:
+    """Every open commitment needs planning (the reminder settings or the calendar changed)."""
+    result = await session.execute(
+        update(_commitments).where(_commitments.c.status.in_(list(OPEN_STATUSES))).values(next_slot_at=None)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+# --- Queueing --------------------------------------------------------------------------------------------
+
+
+def outbox_row(message: Outgoing, now: datetime) -> dict[str, Any]:
+    """The outbox row of a message: the same columns and defaults as storage.outbox.enqueue writes."""
+    return {
+        "key": message.key,
+        "kind": message.kind,
+        "chat_id": message.chat_id,
+        "person_id": message.person_id,
+        "commitment_id": message.commitment_id,
+        "batch": message.batch,
+        "text": message.text,
+        "reply_markup": message.reply_markup,
+        "media": message.media,
+        "file_name": message.file_name,
+        "file_data": message.file_data,
+        "file_id": message.file_id,
+        "priority": message.priority,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "not_before": message.not_before or now,
+        "created_at": now,
+        "last_error": "",
+    }
+
+
+async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], *, now: datetime) -> int:
+    """storage.outbox.enqueue for thousands of messages: the same INSERT … ON CONFLICT (key) DO NOTHING, run as
+    one executemany of a cached statement (≈ 25 µs a row on SQLite) instead of a multi-VALUES statement
+    compiled afresh per chunk (≈ 250 µs a row). Returns how many keys were new (RETURNING counts the inserted
+    rows on both databases; asyncpg reports no rowcount for an executemany).
+    """
+    if not messages:
+        return 0
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    statement = insert(_outbox).on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
+    result = await session.execute(statement, [outbox_row(m, now) for m in messages])
+    return len(result.all())
+
+
+# --- Planner state ------------------------------------------------------------------------------------------
+
+
+async def get_state(session: AsyncSession, name: str) -> str | None:
+    return await session.scalar(select(PlannerState.value).where(PlannerState.name == name))
+
+
+async def set_state(session: AsyncSession, name: str, value: str) -> None:
+    """Upsert one named value (also takes SQLite's write lock: see `claim_batch`)."""
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    statement = insert(PlannerState).values(name=name, value=value)
+    await session.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"value": value}))
+
+
+# --- Claiming work --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """What the planner needs of one commitment (also enough for its text and buttons)."""
+
+    id: int
+    unit_id: int
+    title: str
+    kind: Kind
+    due_date: date
+    legal_basis: str
+    source: str
+    status: Status
+    version: int
+    escalated_for: date | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+_PLAN_COLUMNS = (
+    _commitments.c.id,
+    _commitments.c.unit_id,
+    _commitments.c.title,
+    _commitments.c.kind,
+    _commitments.c.due_date,
+    _commitments.c.legal_basis,
+    _commitments.c.source,
+    _commitments.c.status,
+    _commitments.c.version,
+    _commitments.c.escalated_for,
+)
+
+
+def _claim_query(*, pending: bool, now: datetime, limit: int) -> Any:
+    column = _commitments.c.next_slot_at
+    query = select(*_PLAN_COLUMNS)
+    if pending:
+        query = query.where(column.is_(None)).order_by(_commitments.c.id)
+    else:
+        query = query.where(column <= now).order_by(column, _commitments.c.id)
+    return query.limit(limit)
+
+
+async def claim_batch(session: AsyncSession, *, pending: bool, now: datetime, limit: int) -> list[PlanRow]:
+    """Up to `limit` commitments to plan: those needing planning (pending) or whose next slot has come.
+
+    The rows stay claimed until the session's transaction ends. PostgreSQL: locked FOR UPDATE SKIP LOCKED,
+    so concurrent ticks (several instances) share the work instead of doing it twice, and a concurrent
+    `replan` waits for this transaction and then wins. SQLite: the transaction first takes the database's
+    write lock, then reads, so nothing can change between what is read and what is written.
+    """
+    query = _claim_query(pending=pending, now=now, limit=limit)
+    if _dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=_commitments)
+    else:
+        # Outside a write transaction the read is free: only take the write lock when there is work.
+        probe = (await session.execute(query.with_only_columns(_commitments.c.id).limit(1))).first()
+        if probe is None:
+            return []
+        await set_state(session, "last_tick", now.astimezone(UTC).isoformat())
+    return [PlanRow(*row) for row in (await session.execute(query)).tuples()]
+
+
+async def store_plans(
+    session: AsyncSession, plans: Sequence[tuple[int, datetime | None]], *, escalated: Sequence[tuple[int, date]] = ()
+) -> None:
+    """Write each commitment's next_slot_at (None → NEVER) and the due dates just escalated."""
+    if plans:
+        statement = (
+            update(_commitments)
+            .where(_commitments.c.id == bindparam("_id"))
+            .values(next_slot_at=bindparam("_next", type_=_commitments.c.next_slot_at.type))
+        )
+        await session.execute(statement, [{"_id": cid, "_next": at if at is not None else NEVER} for cid, at in plans])
+    if escalated:
+        statement = (
+            update(_commitments)
+            .where(_commitments.c.id == bindparam("_id"))
+            .values(escalated_for=bindparam("_due", type_=_commitments.c.escalated_for.type))
+        )
+        await session.execute(statement, [{"_id": cid, "_due": due} for cid, due in escalated])
+
+
+# --- Units and people ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    id: int
+    code: str
+    name: str
+    no_focal_notified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    id: int
+    telegram_id: int
+    full_name: str
+    username: str | None
+    language: str | None
+    reachable: bool
+
+
+@dataclass
+class UnitPeople:
+    focal: list[PersonInfo]
+    heads: list[PersonInfo]
+
+    @property
+    def reachable_focal(self) -> list[PersonInfo]:
+        return [p for p in self.focal if p.reachable]
+
+
+_PERSON_COLUMNS = (
+    Person.id,
+    Person.telegram_id,
+    Person.full_name,
+    Person.username,
+    Person.language,
+    Person.reachable,
+)
+
+
+async def units_info(session: AsyncSession, unit_ids: Iterable[int]) -> dict[int, UnitInfo]:
+    found: dict[int, UnitInfo] = {}
+    for chunk in _chunks(sorted(set(unit_ids))):
+        rows = await session.execute(
+            select(Unit.id, Unit.code, Unit.name, Unit.no_focal_notified_at).where(Unit.id.in_(chunk))
+        )
+        found.update((row[0], UnitInfo(*row)) for row in rows.tuples())
+    return found
+
+
+async def units_people(session: AsyncSession, unit_ids: Iterable[int]) -> dict[int, UnitPeople]:
+    """Focal points and heads of each unit, reachable or not, by name."""
+    ids = sorted(set(unit_ids))
+    found: dict[int, UnitPeople] = {uid: UnitPeople([], []) for uid in ids}
+    for chunk in _chunks(ids):
+        rows = await session.execute(
+            select(Membership.unit_id, Membership.role, *_PERSON_COLUMNS)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Membership.unit_id.in_(chunk), Membership.role.in_([Role.FOCAL, Role.HEAD]))
+            .order_by(Person.full_name, Person.id)
+        )
+        for unit_id, role, person_id, telegram_id, full_name, username, language, reachable in rows.tuples():
+            person = PersonInfo(person_id, telegram_id, full_name, username, language, reachable)
+            people = found[cast(int, unit_id)]
+            (people.focal if role == Role.FOCAL else people.heads).append(person)
+    return found
+
+
+async def committee_people(session: AsyncSession) -> list[PersonInfo]:
+    """Every secretary and admin, once each, by name."""
+    rows = await session.execute(
+        select(*_PERSON_COLUMNS)
+        .where(Person.id.in_(select(Membership.person_id).where(Membership.role.in_([Role.SECRETARY, Role.ADMIN]))))
+        .order_by(Person.full_name, Person.id)
+    )
+    return [PersonInfo(*row) for row in rows.tuples()]
+
+
+# --- "No focal point" notices -----------------------------------------------------------------------------
+
+
+async def clear_no_focal(session: AsyncSession, unit_ids: Iterable[int]) -> None:
+    """These units have a reachable focal point again: losing it later is worth a new notice."""
+    for chunk in _chunks(sorted(set(unit_ids))):
+        await session.execute(
+            update(_units)
+            .where(_units.c.id.in_(chunk), _units.c.no_focal_notified_at.is_not(None))
+            .values(no_focal_notified_at=None)
+        )
+
+
+async def claim_no_focal(session: AsyncSession, unit_ids: Iterable[int], *, now: datetime) -> list[tuple[int, int]]:
+    """Mark the units whose secretaries have not been told yet; returns (unit id, notice number) of those.
+
+    A conditional UPDATE … RETURNING: of two concurrent ticks, only one gets a given unit.
+    """
+    claimed: list[tuple[int, int]] = []
+    for chunk in _chunks(sorted(set(unit_ids))):
+        rows = await session.execute(
+            update(_units)
+            .where(_units.c.id.in_(chunk), _units.c.no_focal_notified_at.is_(None))
+            .values(no_focal_notified_at=now, no_focal_notices=_units.c.no_focal_notices + 1)
+            .returning(_units.c.id, _units.c.no_focal_notices)
+        )
+        claimed.extend((int(uid), int(n)) for uid, n in rows.tuples())
+    return sorted(claimed)
+
+
+# --- Reading everything (qmsbot schedule) -------------------------------------------------------------------
+
+
+async def count_open(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(_commitments).where(_commitments.c.status.in_(list(OPEN_STATUSES)))
+    return int(await session.scalar(query) or 0)
+
+
+async def open_rows_after(session: AsyncSession, *, after_id: int, limit: int) -> list[PlanRow]:
+    """Open commitments with id > after_id, by id: keyset pages for streaming the whole register."""
+    rows = await session.execute(
+        select(*_PLAN_COLUMNS)
+        .where(_commitments.c.id > after_id, _commitments.c.status.in_(list(OPEN_STATUSES)))
+        .order_by(_commitments.c.id)
+        .limit(limit)
+    )
+    return [PlanRow(*row) for row in rows.tuples()]

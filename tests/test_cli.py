@@ -1,0 +1,98 @@
+"""The command line as an operator uses it: a fresh database, import all or nothing, export, bad settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from storage.sample import COMMITMENTS_FILE, UNITS_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def qmsbot(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "ADMIN_"))}
+    environment.update({"PYTHONPATH": str(ROOT), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=environment, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def database(workdir: Path) -> str:
+    return f"sqlite+aiosqlite:///{workdir / 'register.db'}"
+
+
+def test_db_upgrade_creates_a_fresh_database(workdir: Path) -> None:
+    result = qmsbot("db", "upgrade", cwd=workdir, DATABASE_URL=database(workdir))
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "register.db").exists()
+
+
+def test_import_the_sample_then_again_changes_nothing(workdir: Path) -> None:
+    first = qmsbot("import", str(UNITS_FILE), str(COMMITMENTS_FILE), cwd=workdir, DATABASE_URL=database(workdir))
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "18" in first.stdout and "37" in first.stdout
+    again = qmsbot("import", str(COMMITMENTS_FILE), str(UNITS_FILE), cwd=workdir, DATABASE_URL=database(workdir))
+    assert again.returncode == 0
+    assert "không đổi" in again.stdout or "unchanged" in again.stdout
+    export = qmsbot("export", str(workdir / "out.xlsx"), cwd=workdir, DATABASE_URL=database(workdir))
+    assert export.returncode == 0, export.stderr
+    workbook = load_workbook(workdir / "out.xlsx", read_only=True)
+    assert len(list(workbook["commitments"].iter_rows())) == 38  # the header and 37 commitments
+
+
+def test_a_bad_row_writes_nothing_and_names_file_line_column(workdir: Path) -> None:
+    units = workdir / "units.csv"
+    units.write_text("code,name,parent_code\nVPB,Văn phòng Bộ,\nV P B,Sai mã,\n", encoding="utf-8")
+    result = qmsbot("import", str(units), cwd=workdir, DATABASE_URL=database(workdir))
+    assert result.returncode == 1
+    assert "units.csv" in result.stdout and "3" in result.stdout and "code" in result.stdout
+    export = qmsbot("export", str(workdir / "out.xlsx"), cwd=workdir, DATABASE_URL=database(workdir))
+    assert export.returncode == 0
+    units_sheet = load_workbook(workdir / "out.xlsx", read_only=True)["units"]
+    assert len(list(units_sheet.iter_rows())) == 1  # the header only
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"REMINDER_TIME": "8h30"}, "Invalid setting REMINDER_TIME:"),
+        ({"DATABASE_URL": "mysql://localhost/x"}, "Invalid setting DATABASE_URL:"),
+        ({"SECRETARY_IDS": "12,thu-ky"}, "Invalid setting SECRETARY_IDS:"),
+    ],
+)
+def test_a_bad_setting_stops_with_one_line(workdir: Path, env: dict[str, str], needle: str) -> None:
+    result = qmsbot("db", "upgrade", cwd=workdir, **env)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(needle) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_run_without_a_token_says_so(workdir: Path) -> None:
+    result = qmsbot("run", cwd=workdir, DATABASE_URL=database(workdir))
+    assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN" in result.stderr
+
+
+def test_missing_file_and_bad_export_name(workdir: Path) -> None:
+    missing = qmsbot("import", str(workdir / "none.csv"), cwd=workdir, DATABASE_URL=database(workdir))
+    assert missing.returncode == 2 and "none.csv" in missing.stderr
+    wrong = qmsbot("export", str(workdir / "out.csv"), cwd=workdir, DATABASE_URL=database(workdir))
+    assert wrong.returncode == 2 and ".xlsx" in wrong.stderr
+
+
+def test_an_unreachable_database_is_named(workdir: Path) -> None:
+    result = qmsbot(
+        "db", "upgrade", cwd=workdir, DATABASE_URL="postgresql+asyncpg://nobody:x@127.0.0.1:1/none"
+    )
+    assert result.returncode == 2 and "DATABASE_URL" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
