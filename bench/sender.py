@@ -134,8 +134,10 @@ async def _run(args: argparse.Namespace) -> int:
         ]
         async with db.session() as session:
             await enqueue(session, rows, now=datetime.now(UTC))
-        print(f"queued {messages:,} messages to {chats:,} chats; SEND_RATE_PER_SECOND={args.rate:g}; "
-              "emulator flood limits 30/s per bot, 1/s per chat")
+        print(
+            f"queued {messages:,} messages to {chats:,} chats; SEND_RATE_PER_SECOND={args.rate:g}; "
+            "emulator flood limits 30/s per bot, 1/s per chat"
+        )
 
         env = _env(emulator, db.url, args.rate)
         bot = _Bot(env, workdir)
@@ -157,10 +159,14 @@ async def _run(args: argparse.Namespace) -> int:
         )
         first, last = ok[0], ok[-1]
         rate = (len(ok) - 1) / (last - first) if last > first else float("inf")
-        print(f"start-up to first getUpdates: {to_poll:.2f} s (target ≤ 3 s); "
-              f"to first delivery: {first - bot.started:.2f} s")
-        print(f"delivered {len(ok):,} in {last - first:.1f} s: {rate:.2f} messages/s "
-              f"= {rate / args.rate:.1%} of SEND_RATE_PER_SECOND (target ≥ 95 %)")
+        print(
+            f"start-up to first getUpdates: {to_poll:.2f} s (target ≤ 3 s); "
+            f"to first delivery: {first - bot.started:.2f} s"
+        )
+        print(
+            f"delivered {len(ok):,} in {last - first:.1f} s: {rate:.2f} messages/s "
+            f"= {rate / args.rate:.1%} of SEND_RATE_PER_SECOND (target ≥ 95 %)"
+        )
         errors = sum(1 for r in sends if r.status not in (200, 429))
         doubled = sum(1 for n in per_key.values() if n > 1)
         print(f"429 answers: {too_many} (target 0); other errors: {errors}")
@@ -177,8 +183,10 @@ async def _run(args: argparse.Namespace) -> int:
             finally:
                 await bot.stop()
         if startups:
-            print(f"start-up to first getUpdates over {len(startups)} more starts: median "
-                  f"{statistics.median(startups):.2f} s, max {max(startups):.2f} s")
+            print(
+                f"start-up to first getUpdates over {len(startups)} more starts: median "
+                f"{statistics.median(startups):.2f} s, max {max(startups):.2f} s"
+            )
         good = rate >= 0.95 * args.rate and too_many == 0 and len(per_key) == messages
         good = good and all(n == 1 for n in per_key.values()) and to_poll <= 3.0
         print("OK" if good else "BELOW TARGET")

@@ -155,6 +155,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
     if not settings.telegram_bot_token:
         raise Fatal("Invalid setting TELEGRAM_BOT_TOKEN: required for qmsbot run (qmsbot sandbox needs none)")
+
     async def prepare() -> Database:
         db = await _open_database(settings)
         await db.engine.dispose()  # its pooled connections belong to this event loop; the bot runs in another

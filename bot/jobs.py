@@ -18,8 +18,6 @@ sender's next look (at most `SenderOptions.poll_interval` later). Time comes fro
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,8 +26,11 @@ from telegram.ext import Application, ContextTypes
 
 from bot.services import Services
 from scheduler.calendar import WorkCalendar
+from scheduler.digest import plan_digests
 from scheduler.locks import LeaderLock
+from scheduler.planner import PlanResult, plan_tick
 from scheduler.policy import ReminderPolicy
+from scheduler.reports import report_broadcasts
 from scheduler.sender import Sender, SenderOptions
 
 log = logging.getLogger(__name__)
@@ -169,22 +170,20 @@ class Jobs:
                 log.exception("planning tick failed")
             await self._pause(interval, keep_going)
 
-    async def plan_once(self) -> Any:
-        """One planner tick (skipped while scheduler.planner does not exist); wakes the sender."""
-        if importlib.util.find_spec("scheduler.planner") is None:
-            return None
-        planner = importlib.import_module("scheduler.planner")
+    async def plan_once(self) -> PlanResult:
+        """One planner tick: reminders, then the weekly digests that fell due; wakes the sender."""
         services = self.services
         settings = services.settings
         if self._calendar is None:
             self._calendar = WorkCalendar(settings.extra_days_off, settings.extra_working_days)
-        result = await planner.plan_tick(
+        result = await plan_tick(
             services.db,
             policy=ReminderPolicy.from_settings(settings),
             calendar=self._calendar,
             now=services.now(),
             default_language=settings.default_language,
         )
+        await plan_digests(services.db, settings=settings, now=services.now())
         self.plan_ticks += 1
         log.debug("planning tick: %s", result)
         self.wake()
@@ -204,7 +203,20 @@ def install_jobs(
     if application.job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
     application.job_queue.run_once(_start, when=0, name="qmsbot-start-leader")
+    jobs.leader_jobs.append(("broadcast reports", REPORT_INTERVAL_SECONDS, _report_broadcasts))
     return jobs
+
+
+REPORT_INTERVAL_SECONDS = 2.0  # a broadcast's report follows its last delivery within this
+
+
+async def _report_broadcasts(application: Application) -> None:  # type: ignore[type-arg]
+    services: Services = application.bot_data["services"]
+    queued = await report_broadcasts(
+        services.db, now=services.now(), default_language=services.settings.default_language
+    )
+    if queued:
+        notify_outbox(application)
 
 
 async def _start(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -272,6 +272,7 @@ def task_view(
 
 
 CAPTION_LIMIT = 1024
+PREVIEW_LIMIT = 1500
 
 
 def broadcast_parts(lang: str, text: str, *, with_file: bool) -> list[str]:
@@ -300,7 +301,9 @@ def broadcast_preview(
     ]
     if file_name:
         lines.append(t(lang, "With the file {name}", name=esc(file_name)))
-    lines += ["", esc(shorten(text, 3000)) if text else t(lang, "(no text)")]
+    # The preview fits one message with its buttons: the start of the text, as it will read.
+    body = text if len(text) <= PREVIEW_LIMIT else text[:PREVIEW_LIMIT].rstrip() + "…"
+    lines += ["", esc(body) if text else t(lang, "(no text)")]
     return "\n".join(lines)
 
 

@@ -327,6 +327,8 @@ async def evidence_message(req: Request) -> None:
         assert message.document is not None
         await import_document(req, message.document)
         return
+    if replied_to is None and req.actor.is_committee:
+        raise UserError("To send this file to the units, reply to it with /broadcast [@UNIT1,UNIT2] [text].")
     if replied_to is None:
         raise UserError(
             "To keep a file as evidence, send it with the caption /done <number>, or as a reply to a reminder."

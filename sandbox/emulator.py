@@ -431,7 +431,7 @@ class Emulator:
         self,
         chat_id: int,
         predicate: Callable[[Json], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 - part of the documented driver API
+        timeout: float = 5.0,
         after: int | None = None,
     ) -> Json:
         """The first bot message of the chat created or edited after ``after`` that matches ``predicate``.

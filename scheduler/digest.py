@@ -234,7 +234,7 @@ async def _plan_unit_digests(db: Database, *, stamp: str, window: DigestWindow, 
                 recipients=recipients,
                 key=lambda r, unit_id: f"unitdigest:{stamp}:{r.person_id}:{unit_id}",
             )
-            queued += await planning.enqueue_many(session, messages, now=window.now)
+            queued += await enqueue(session, messages, now=window.now)
     return queued
 
 

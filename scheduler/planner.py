@@ -245,9 +245,9 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
             )
 
     if reminders:
-        tick.result.reminders += await planning.enqueue_many(session, reminders, now=now)
+        tick.result.reminders += await enqueue(session, reminders, now=now)
     if escalations:
-        tick.result.escalations += await planning.enqueue_many(session, escalations, now=now)
+        tick.result.escalations += await enqueue(session, escalations, now=now)
     await planning.store_plans(session, plans, escalated=escalated)
 
 

@@ -441,8 +441,9 @@ class Sender:
             log.warning("outbox %s to %s failed after %d attempts: %s", row.key, row.chat_id, row.attempts, error)
             return
         delay = min(options.backoff_max, options.backoff_base * 2 ** (row.attempts - 1))
-        log.info("outbox %s to %s: attempt %d failed (%s), again in %.1f s", row.key, row.chat_id, row.attempts,
-                 error, delay)
+        log.info(
+            "outbox %s to %s: attempt %d failed (%s), again in %.1f s", row.key, row.chat_id, row.attempts, error, delay
+        )
         await self._again(row, delay, _error_text(error), counted=True)
 
     async def _again(self, row: _Claimed, delay: float, error: str, *, counted: bool) -> None:

@@ -36,7 +36,7 @@ async def resolve_units(session: AsyncSession, codes: Sequence[str]) -> tuple[li
     rows = await session.execute(
         select(Unit.code_key, Unit.code).where(Unit.code_key.in_([code_key(c) for c in codes]))
     )
-    known = dict(rows.tuples())
+    known = {key: code for key, code in rows.tuples()}  # dict(result) would take Result.keys() for a mapping
     found = list(dict.fromkeys(known[code_key(c)] for c in codes if code_key(c) in known))
     return found, [code for code in codes if code_key(code) not in known]
 

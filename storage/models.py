@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -18,7 +19,6 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
-    JSON,
     Integer,
     LargeBinary,
     MetaData,

@@ -32,14 +32,12 @@ from storage.models import (
     Kind,
     Membership,
     OutboxMessage,
-    OutboxStatus,
     Person,
     PlannerState,
     Role,
     Status,
     Unit,
 )
-from storage.outbox import Outgoing
 
 # next_slot_at of a closed commitment: never looked at again, unless `replan` is called for it.
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
@@ -106,47 +104,6 @@ async def replan_all(session: AsyncSession) -> int:
         update(_commitments).where(_commitments.c.status.in_(list(OPEN_STATUSES))).values(next_slot_at=None)
     )
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
-
-
-# --- Queueing --------------------------------------------------------------------------------------------
-
-
-def outbox_row(message: Outgoing, now: datetime) -> dict[str, Any]:
-    """The outbox row of a message: the same columns and defaults as storage.outbox.enqueue writes."""
-    return {
-        "key": message.key,
-        "kind": message.kind,
-        "chat_id": message.chat_id,
-        "person_id": message.person_id,
-        "commitment_id": message.commitment_id,
-        "batch": message.batch,
-        "text": message.text,
-        "reply_markup": message.reply_markup,
-        "media": message.media,
-        "file_name": message.file_name,
-        "file_data": message.file_data,
-        "file_id": message.file_id,
-        "priority": message.priority,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "not_before": message.not_before or now,
-        "created_at": now,
-        "last_error": "",
-    }
-
-
-async def enqueue_many(session: AsyncSession, messages: Sequence[Outgoing], *, now: datetime) -> int:
-    """storage.outbox.enqueue for thousands of messages: the same INSERT … ON CONFLICT (key) DO NOTHING, run as
-    one executemany of a cached statement (≈ 25 µs a row on SQLite) instead of a multi-VALUES statement
-    compiled afresh per chunk (≈ 250 µs a row). Returns how many keys were new (RETURNING counts the inserted
-    rows on both databases; asyncpg reports no rowcount for an executemany).
-    """
-    if not messages:
-        return 0
-    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    statement = insert(_outbox).on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
-    result = await session.execute(statement, [outbox_row(m, now) for m in messages])
-    return len(result.all())
 
 
 # --- Planner state ------------------------------------------------------------------------------------------

@@ -19,7 +19,11 @@ def qmsbot(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "ADMIN_"))}
     environment.update({"PYTHONPATH": str(ROOT), **env})
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=environment, capture_output=True, text=True,
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -91,8 +95,6 @@ def test_missing_file_and_bad_export_name(workdir: Path) -> None:
 
 
 def test_an_unreachable_database_is_named(workdir: Path) -> None:
-    result = qmsbot(
-        "db", "upgrade", cwd=workdir, DATABASE_URL="postgresql+asyncpg://nobody:x@127.0.0.1:1/none"
-    )
+    result = qmsbot("db", "upgrade", cwd=workdir, DATABASE_URL="postgresql+asyncpg://nobody:x@127.0.0.1:1/none")
     assert result.returncode == 2 and "DATABASE_URL" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -99,9 +99,7 @@ async def test_the_lock_is_held_by_one_connection_at_a_time(pg: Database) -> Non
         await other_db.dispose()
 
 
-async def test_two_processes_send_each_message_once_and_take_over_after_sigkill(
-    pg: Database, tmp_path: Path
-) -> None:
+async def test_two_processes_send_each_message_once_and_take_over_after_sigkill(pg: Database, tmp_path: Path) -> None:
     emulator = Emulator(token=TOKEN)
     await emulator.start()
     processes: list[BotProcess] = []

@@ -28,7 +28,8 @@ from storage.models import (
     row_dict,
 )
 from storage.outbox import Outgoing, enqueue
-from storage.planning import NEVER, enqueue_many
+from storage.outbox import enqueue as enqueue_many
+from storage.planning import NEVER
 from storage.status import complete_occurrence
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")

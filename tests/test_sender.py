@@ -220,10 +220,23 @@ async def test_reminder_of_a_closed_commitment_is_not_sent(rig: Rig) -> None:
     start_user(rig.emulator, 400, "Hoa")
     unit_id = await add_unit(rig.db, "VPB", now=now)
     async with rig.db.session() as session:
-        done = Commitment(unit_id=unit_id, title="Kế hoạch", kind=Kind.INTERNAL, due_date=date(2026, 12, 1),
-                          status=Status.DONE, created_at=now, updated_at=now)
-        open_ = Commitment(unit_id=unit_id, title="Báo cáo", kind=Kind.LEGAL, due_date=date(2026, 12, 1),
-                           created_at=now, updated_at=now)
+        done = Commitment(
+            unit_id=unit_id,
+            title="Kế hoạch",
+            kind=Kind.INTERNAL,
+            due_date=date(2026, 12, 1),
+            status=Status.DONE,
+            created_at=now,
+            updated_at=now,
+        )
+        open_ = Commitment(
+            unit_id=unit_id,
+            title="Báo cáo",
+            kind=Kind.LEGAL,
+            due_date=date(2026, 12, 1),
+            created_at=now,
+            updated_at=now,
+        )
         session.add_all([done, open_])
         await session.flush()
         done_id, open_id = done.id, open_.id

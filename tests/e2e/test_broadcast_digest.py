@@ -65,8 +65,9 @@ async def test_preview_then_send_once_and_a_report(live: Harness) -> None:
     preview = await bot.ask(SECRETARY, "/broadcast Kính gửi các đơn vị: họp <ISO> lúc 14:00 & mang tài liệu.")
     assert "3 người" in preview
     message = bot.last_bot_message(SECRETARY)
-    assert "Gửi tới 3 người nhận" in " ".join(b["text"] for row in message["reply_markup"]["inline_keyboard"]
-                                              for b in row)
+    assert "Gửi tới 3 người nhận" in " ".join(
+        b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row
+    )
     await asyncio.sleep(0.5)
     assert await _broadcast_rows(bot) == 0  # nothing goes out before "Send"
     answers = await asyncio.gather(_press(bot, message, "Gửi tới"), _press(bot, message, "Gửi tới"))
@@ -111,8 +112,11 @@ async def test_long_broadcast_is_split_at_lines_and_a_document_goes_out(live: Ha
     got = await bot.emulator.wait_for_bot_message(LAN, lambda m: "document" in m, timeout=10)
     assert bot.emulator.file_bytes(got["document"]["file_id"]) == b"%PDF plan"
     await bot.emulator.wait_for_bot_message(LAN, lambda m: "số 51" in m.get("text", ""), timeout=10)
-    parts = [m.get("text") or m.get("caption") or "" for m in bot.emulator.bot_messages(LAN) if "Dòng" in
-             (m.get("text") or m.get("caption") or "")]
+    parts = [
+        m.get("text") or m.get("caption") or ""
+        for m in bot.emulator.bot_messages(LAN)
+        if "Dòng" in (m.get("text") or m.get("caption") or "")
+    ]
     assert len(parts) >= 2 and all(len(p) <= 4096 for p in parts)
     assert "".join(parts).count("Dòng thông báo") == 52 and "<mục> & <phụ lục>" in parts[-1]
 

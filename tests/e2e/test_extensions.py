@@ -87,9 +87,7 @@ async def test_first_decision_wins_when_two_press_at_once(live: Harness) -> None
     )
     answers = [await _answer(bot, first), await _answer(bot, second)]
     assert sum("Đã ghi nhận" in a for a in answers) == 1 and sum("trước đó" in a for a in answers) == 1
-    assert await count_events(bot, cid, "extension_approved") + await count_events(
-        bot, cid, "extension_rejected"
-    ) == 1
+    assert await count_events(bot, cid, "extension_approved") + await count_events(bot, cid, "extension_rejected") == 1
     decision = await bot.emulator.wait_for_bot_message(
         FOCAL, lambda m: "được phê duyệt" in m["text"] or "không được chấp thuận" in m["text"], timeout=10
     )
