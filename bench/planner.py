@@ -1,14 +1,22 @@
-"""`python -m bench planner [--units N] [--commitments N] [--small] [--db FILE]` — the reminder planner at scale.
+"""`python -m bench planner [--units N] [--commitments N] [--tick-reminders N] [--small] [--db FILE]` — the
+reminder planner at scale.
 
 Builds a SQLite register (bench.data: a few focal points and a head per unit, 2 % of units without focal
 point, 1 % of people unreachable, due dates from 20 days ago to a year ahead), then measures on it:
 
 1. the first tick (every commitment planned once: what the first start after a national import costs);
 2. ticks with nothing due (the every-minute case; target ≤ 100 ms);
-3. the tick at the next reminder time, which queues that morning's reminders (target ≤ 2 s for ~10,000);
+3. the tick at the next reminder time, which queues that morning's reminders (target ≤ 2 s for 10,000);
 4. the peak resident memory of the process (ru_maxrss).
 
-Defaults: the national size (30,000 units, 300,000 commitments); `--small` is 300 / 3,000 for CI.
+With `--tick-reminders N` the register is laid out (bench.data.Tick) so that the tick of step 3 — the next
+morning, Wednesday 03/03/2027 08:30 — queues exactly N focal-point reminders and nothing else: the
+commitments due then are as many as it takes, the others have no slot at all that morning.
+`--repeat K` runs that tick K times: after each, its outbox rows are deleted and its commitments' next slot
+is set back to the tick, so each run queues the same N messages again.
+
+Defaults: the national size (30,000 units, 300,000 commitments), the natural layout (a morning of ~9,300 due
+commitments, ~22,500 messages); `--small` is 300 / 3,000 for CI.
 """
 
 from __future__ import annotations
@@ -25,9 +33,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, delete, func, select, update
 
-from bench.data import Shape, build_register
+from bench.data import Shape, Tick, build_register
 from scheduler.calendar import WorkCalendar
 from scheduler.planner import DEFAULT_BATCH, PlanResult, plan_tick
 from scheduler.policy import ReminderPolicy
@@ -56,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--focal", type=int, default=2, help="focal points per unit (default 2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--idle-runs", type=int, default=5, help="how many nothing-due ticks to time")
+    parser.add_argument(
+        "--tick-reminders",
+        type=int,
+        metavar="N",
+        help="lay the register out so that the next morning's tick queues exactly N reminders and nothing else",
+    )
+    parser.add_argument("--repeat", type=int, default=1, metavar="K", help="run the morning's tick K times")
     return parser
 
 
@@ -88,18 +103,62 @@ def _size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists()) / 1e6
 
 
-async def run(shape: Shape, path: Path, batch: int, idle_runs: int) -> None:
+def next_morning(policy: ReminderPolicy, after: datetime) -> datetime:
+    """The first REMINDER_TIME of a working day after `after`."""
+    day = after.astimezone(policy.tz).date()
+    while True:
+        at = policy.reminder_at(day)
+        if at > after and CALENDAR.is_working_day(day):
+            return at
+        day += timedelta(days=1)
+
+
+async def _due_at(db: Database, at: datetime) -> list[dict[str, object]]:
+    """The commitments a tick at `at` will plan, with what the tick changes on them."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Commitment.id, Commitment.escalated_for).where(Commitment.next_slot_at <= at)
+        )
+        return [{"_id": cid, "_at": at, "_esc": escalated} for cid, escalated in rows]
+
+
+async def _undo_tick(db: Database, at: datetime, due: list[dict[str, object]]) -> None:
+    """Put the register back as it was before the tick at `at`: its outbox rows go, its commitments are due."""
+    statement = (
+        update(Commitment)
+        .where(Commitment.id == bindparam("_id"))
+        .values(
+            next_slot_at=bindparam("_at", type_=Commitment.next_slot_at.type),
+            escalated_for=bindparam("_esc", type_=Commitment.escalated_for.type),
+        )
+    )
+    async with db.engine.begin() as connection:
+        await connection.execute(delete(OutboxMessage).where(OutboxMessage.created_at == at))
+        await connection.execute(statement, due)
+
+
+async def run(
+    shape: Shape, path: Path, batch: int, idle_runs: int, tick_reminders: int | None = None, repeat: int = 1
+) -> None:
     """Build the register in `path` (replacing it) and print the measurements."""
     _remove(path)
     db = Database(f"sqlite+aiosqlite:///{path}")
+    policy = ReminderPolicy()
+    morning = next_morning(policy, START)
+    tick = None if tick_reminders is None else Tick(morning, tick_reminders, policy, CALENDAR)
     try:
         await db.upgrade()
         started = time.perf_counter()
-        built = await build_register(db, shape, today=START.date(), now=START)
+        built = await build_register(db, shape, today=START.date(), now=START, tick=tick)
         print(
             f"register: {built.units:,} units, {built.people:,} people, {built.commitments:,} open commitments"
             f" — built in {time.perf_counter() - started:.1f} s ({path})"
         )
+        if tick is not None:
+            print(
+                f"laid out for the tick at {morning.astimezone(HANOI):%a %d/%m %H:%M}: {built.tick_commitments:,}"
+                f" commitments due then, {built.tick_reminders:,} reachable focal points; nothing else due"
+            )
         print(f"peak RSS after building: {_rss_mb():.0f} MB")
 
         seconds, result = await _tick(db, START, batch)
@@ -118,14 +177,27 @@ async def run(shape: Shape, path: Path, batch: int, idle_runs: int) -> None:
         async with db.session() as session:
             following = await session.scalar(select(func.min(Commitment.next_slot_at)))
             assert following is not None
-            due = await session.scalar(
-                select(func.count()).select_from(Commitment).where(Commitment.next_slot_at <= following)
-            )
             queued_before = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        if tick is not None and following != morning:
+            raise RuntimeError(f"the layout failed: the next slot is {following}, not {morning}")
+        due = await _due_at(db, following)
         local = following.astimezone(HANOI)
-        seconds, result = await _tick(db, following, batch)
-        print(_line(f"tick at {local:%a %d/%m %H:%M} ({due:,} due)", seconds, result))
-        per_thousand = seconds / max(result.queued, 1) * 1000
+        times: list[float] = []
+        for run_number in range(max(repeat, 1)):
+            if run_number:
+                await _undo_tick(db, following, due)
+            seconds, result = await _tick(db, following, batch)
+            times.append(seconds)
+            label = f"tick at {local:%a %d/%m %H:%M} ({len(due):,} due)"
+            print(_line(label if repeat <= 1 else f"{label} #{run_number + 1}", seconds, result))
+            if tick is not None and (result.reminders != built.tick_reminders or result.escalations):
+                raise RuntimeError(f"the tick queued {result}, not {built.tick_reminders:,} reminders alone")
+        if len(times) > 1:
+            print(
+                f"{'':<34} {statistics.median(times) * 1000:9.1f} ms median of {len(times)}"
+                f" (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f} ms)"
+            )
+        per_thousand = statistics.median(times) / max(result.queued, 1) * 1000
         print(f"{'':<34} {per_thousand * 1000:9.1f} ms per 1,000 messages queued")
 
         seconds, result = await _tick(db, following + timedelta(minutes=1), batch)
@@ -145,11 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--units and --commitments must be at least 1, --focal at least 0", file=sys.stderr)
         return 2
     shape = Shape(units=units, commitments=commitments, focal_per_unit=args.focal, seed=args.seed)
+    if args.tick_reminders is not None and args.tick_reminders < 1:
+        print("--tick-reminders must be at least 1", file=sys.stderr)
+        return 2
+    options = (args.batch, args.idle_runs, args.tick_reminders, args.repeat)
     if args.db is not None:
-        asyncio.run(run(shape, args.db, args.batch, args.idle_runs))
+        asyncio.run(run(shape, args.db, *options))
         return 0
     with tempfile.TemporaryDirectory(prefix="qmsbot-bench-") as folder:
-        asyncio.run(run(shape, Path(folder) / "planner.db", args.batch, args.idle_runs))
+        asyncio.run(run(shape, Path(folder) / "planner.db", *options))
     return 0
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram import BotCommandScopeChat, BotCommandScopeDefault, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -20,8 +20,8 @@ from telegram.ext import (
 )
 from telegram.ext import filters as f
 
-from bot.commands import Audience, commands_for_audience
-from bot.i18n import t
+from bot.commands import Audience, menu
+from bot.i18n import normalise_language, t, t_text
 from bot.jobs import install_jobs
 from bot.ratelimit import TelegramRateLimiter
 from bot.services import Services
@@ -42,7 +42,7 @@ from handlers import (
     units,
 )
 from storage.db import Database
-from storage.members import bootstrap_roles, committee
+from storage.members import bootstrap_roles, committee, get_person
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +115,11 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     ):
         application.add_handler(CommandHandler(name, callback))
     application.add_handler(CommandHandler("cancel", add.nothing_to_cancel))
-    application.add_handler(MessageHandler(f.Document.ALL | f.PHOTO, status.evidence_message))
+    application.add_handler(MessageHandler((f.Document.ALL | f.PHOTO) & f.ChatType.PRIVATE, status.evidence_message))
     application.add_handler(CallbackQueryHandler(buttons.on_button))
     application.add_handler(MessageHandler(f.COMMAND, fallback.unknown_command))
     application.add_handler(MessageHandler(f.TEXT & f.ChatType.PRIVATE, fallback.plain_text))
     application.add_error_handler(_on_error)
-
-
-def menu(audience: Audience, lang: str) -> list[BotCommand]:
-    return [BotCommand(spec.name, t(lang, spec.description)) for spec in commands_for_audience(audience)]
 
 
 async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
@@ -151,13 +147,25 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
-    if isinstance(update, Update) and update.effective_chat is not None:
-        services: Services = context.application.bot_data["services"]
-        lang = services.settings.default_language
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    services: Services = context.application.bot_data["services"]
+    lang = services.settings.default_language
+    if update.effective_user is not None:
         try:
-            await context.bot.send_message(
-                update.effective_chat.id,
-                t(lang, "Something went wrong on my side and nothing was changed. Please try again."),
+            async with services.db.session() as session:
+                person = await get_person(session, telegram_id=update.effective_user.id)
+            lang = normalise_language(person.language if person else None, lang)
+        except Exception:  # the database may be what failed: the default language will do
+            log.warning("could not read the language of %s", update.effective_user.id)
+    text = t(lang, "Something went wrong on my side and nothing was changed. Please try again.")
+    try:
+        if update.callback_query is not None:  # a pressed button stops spinning
+            await update.callback_query.answer(
+                t_text(lang, "Something went wrong on my side and nothing was changed. Please try again."),
+                show_alert=True,
             )
-        except TelegramError:
-            log.warning("could not tell chat %s about the error", update.effective_chat.id)
+        else:
+            await context.bot.send_message(update.effective_chat.id, text)
+    except TelegramError:
+        log.warning("could not tell chat %s about the error", update.effective_chat.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -164,7 +165,15 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     db = asyncio.run(prepare())
     application = build_application(settings, db)
     if args.webhook:
-        application.run_webhook(listen=args.listen, port=args.port, webhook_url=args.webhook)
+        # Telegram sends this secret with every update; a post without it is refused, so nobody who merely
+        # finds the URL can forge updates.
+        application.run_webhook(
+            listen=args.listen,
+            port=args.port,
+            webhook_url=args.webhook,
+            secret_token=secrets.token_urlsafe(32),
+            allowed_updates=ALLOWED_UPDATES,
+        )
     else:
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0

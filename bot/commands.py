@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from bot.i18n import N_
+from telegram import BotCommand
+
+from bot.i18n import N_, t_text
 from storage.members import Actor
 
 
@@ -94,3 +96,8 @@ def commands_for(actor: Actor) -> list[CommandSpec]:
 
 def commands_for_audience(audience: Audience) -> list[CommandSpec]:
     return [spec for spec in COMMANDS if spec.audience <= audience]
+
+
+def menu(audience: Audience, lang: str) -> list[BotCommand]:
+    """Telegram's command menu for an audience, described in `lang` (plain text)."""
+    return [BotCommand(spec.name, t_text(lang, spec.description)) for spec in commands_for_audience(audience)]

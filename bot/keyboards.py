@@ -57,8 +57,8 @@ Press = CommitmentPress | DecisionPress | EvidencePress | BroadcastPress
 
 def parse_callback(data: str | None) -> Press | None:
     """What a button says was pressed, or None for anything malformed or forged beyond recognition."""
-    if not data:
-        return None
+    if not data or any(len(number) > 9 for number in re.findall(r"\d+", data)):
+        return None  # ids beyond the database's range are forged
     if match := _COMMITMENT.fullmatch(data):
         return CommitmentPress(int(match.group(1)), match.group(2), int(match.group(3)))
     if match := _DECISION.fullmatch(data):

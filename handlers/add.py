@@ -32,6 +32,8 @@ UNIT, TITLE, KIND, DUE, BASIS = range(5)
 TITLE_LIMIT = 500
 BASIS_LIMIT = 200
 KINDS = {"legal": Kind.LEGAL, "internal": Kind.INTERNAL}
+# An abandoned dialogue must not swallow the secretary's later messages.
+DIALOGUE_TIMEOUT_SECONDS = 15 * 60
 
 
 def _cancel_row(lang: str) -> list[InlineKeyboardButton]:
@@ -268,6 +270,6 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
             CommandHandler("cancel", cancel),
             CallbackQueryHandler(on_button, pattern=r"^add:"),
         ],
-        conversation_timeout=None,
+        conversation_timeout=DIALOGUE_TIMEOUT_SECONDS,
         allow_reentry=True,
     )

@@ -114,6 +114,19 @@ async def build_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> R
     return Request(update, context, services, actor, lang, list(context.args or []))
 
 
+async def refreshed_actor(req: Request) -> Actor:
+    """The sender's roles read again, after a change of their own (linking)."""
+    settings = req.services.settings
+    async with req.services.db.session() as session:
+        return await resolve_actor(
+            session,
+            telegram_id=req.actor.telegram_id,
+            fallback_name=req.actor.name,
+            admin_ids=settings.admin_ids,
+            secretary_ids=settings.secretary_ids,
+        )
+
+
 Handler = Callable[[Request], Awaitable[None]]
 
 
@@ -161,10 +174,15 @@ def command(name: str) -> Callable[[Handler], TelegramCallback]:
     return wrap
 
 
+MAX_ID = 2**31 - 1  # the database's integer ids; a larger number names nothing
+
+
 def parse_commitment_id(spec: CommandSpec, text: str) -> int:
     value = text.strip().removeprefix("#")
     if not value.isdigit() or len(value) > 12:
         raise UsageError(spec, "The commitment number must be a whole number, like 12 or #12.")
+    if int(value) > MAX_ID:
+        raise UserError("There is no commitment #{id} among your units.", id=value)
     return int(value)
 
 

@@ -196,7 +196,12 @@ async def decision_press(req: Request, query: CallbackQuery, press: DecisionPres
         if approved
         else req.tr("Rejected by {who}.", who=who)
     )
-    if change.changed:
+    if change.outcome is Outcome.CLOSED:
+        verdict = req.tr(
+            "#{id} is no longer open; the request is closed without moving the deadline.", id=commitment.id
+        )
+        await answer(query, verdict, alert=True)
+    elif change.changed:
         await answer(query, req.tr("Decision recorded; the requester is told."))
         wake_sender(req.context.application)
     else:

@@ -13,8 +13,11 @@ from handlers.base import build_request, refusal
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_user is None or update.effective_message is None:
         return
+    first = (update.effective_message.text or "").split()[0]
+    if "@" in first and first.split("@", 1)[1].lower() != (context.bot.username or "").lower():
+        return  # /command@otherbot in a group
     req = await build_request(update, context)
-    word = (update.effective_message.text or "").split()[0].split("@")[0]
+    word = first.split("@")[0]
     await req.reply(
         req.tr("I do not know the command {command}.", command=esc(word))
         + "\n"

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
-from bot.commands import BY_NAME, commands_for
+from telegram import BotCommandScopeChat
+from telegram.error import TelegramError
+
+from bot.commands import BY_NAME, Audience, commands_for, menu
 from bot.i18n import LANGUAGES, N_
 from bot.render import esc
-from handlers.base import Request, UsageError, command
+from handlers.base import Request, UsageError, command, refreshed_actor
 from storage.invites import Redeem, redeem_invite
 from storage.members import set_language
 from storage.models import Role
+
+log = logging.getLogger(__name__)
 
 INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -35,12 +41,25 @@ def role_phrase(req: Request) -> str:
     )
 
 
+async def show_committee_menu(req: Request) -> None:
+    """Secretaries and admins see their longer command menu in their own chat (set when they start or link)."""
+    actor = req.actor
+    if not actor.is_committee or not req.is_private:
+        return
+    audience = Audience.ADMIN if actor.is_admin else Audience.COMMITTEE
+    try:
+        await req.context.bot.set_my_commands(menu(audience, req.lang), scope=BotCommandScopeChat(req.chat_id))
+    except TelegramError as error:  # the menu is a convenience: the answer to /start matters more
+        log.warning("could not set the committee menu for %s: %s", req.chat_id, error)
+
+
 @command("start")
 async def start(req: Request) -> None:
     """Welcome; `/start CODE` (from an invite link) links the sender to a unit or to the committee."""
     if len(req.args) > 1:
         raise UsageError(BY_NAME["start"], "Too many words after /{command}.", command="start")
     if not req.args:
+        await show_committee_menu(req)
         await req.reply(
             req.tr("Hello {name}! I am the ISO committee's reminder bot.", name=esc(req.actor.name))
             + "\n"
@@ -70,6 +89,9 @@ async def start(req: Request) -> None:
             text = req.tr("You already had this role; nothing changed.")
         else:
             text = req.tr(ROLE_LINKED[result.role], unit=unit)
+            if result.role in (Role.SECRETARY, Role.ADMIN):
+                req.actor = await refreshed_actor(req)
+                await show_committee_menu(req)
         text += "\n" + req.tr("Send /tasks to see the open commitments, /help for everything else.")
     await req.reply(text)
 

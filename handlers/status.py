@@ -10,7 +10,7 @@ from telegram import Message
 
 from bot.commands import BY_NAME, CommandSpec
 from bot.i18n import N_, t
-from bot.keyboards import decision_keyboard
+from bot.keyboards import CommitmentPress, decision_keyboard, parse_callback
 from bot.render import esc, fmt_date, shorten
 from bot.settings import parse_date
 from handlers.base import (
@@ -26,7 +26,7 @@ from handlers.notify import outgoing_to_committee, replan_commitments, wake_send
 from handlers.register_files import import_document, is_register_file
 from storage.members import committee
 from storage.models import Commitment, Unit
-from storage.outbox import enqueue
+from storage.outbox import enqueue, sent_about
 from storage.status import (
     Change,
     Outcome,
@@ -94,11 +94,14 @@ async def complete(req: Request, commitment_id: int, note: str, message: Message
             tz=services.settings.tz,
             note=note,
         )
-        if change.changed and message is not None:
-            await _keep_evidence(req, session, commitment, message, note)
+        # A file is kept even when the commitment was done already: it is the proof that was sent.
+        kept = message is not None and change.outcome in (Outcome.CHANGED, Outcome.ALREADY_DONE)
+        if kept and message is not None:
+            kept = await _keep_evidence(req, session, commitment, message, note)
         await replan_commitments(session, commitment_ids=[commitment.id])
     if not change.changed:
-        await req.reply(outcome_text(req.lang, change, commitment_id))
+        text = outcome_text(req.lang, change, commitment_id)
+        await req.reply(text + ("\n" + req.tr("The file is kept as evidence.") if kept else ""))
         return
     text = req.tr("Done: #{id} is marked done.", id=commitment_id)
     if change.done_late:
@@ -107,7 +110,7 @@ async def complete(req: Request, commitment_id: int, note: str, message: Message
             id=commitment_id,
             due=fmt_date(commitment.due_date),
         )
-    if message is not None and (message.document or message.photo):
+    if kept:
         text += "\n" + req.tr("The file is kept as evidence.")
     if change.next_occurrence is not None:
         text += "\n" + req.tr(
@@ -322,7 +325,7 @@ async def evidence_message(req: Request) -> None:
         commitment_id = _parse_id(req, spec)
         await complete(req, commitment_id, _note(req, 1), message)
         return
-    replied_to = referenced_commitment(message.reply_to_message)
+    replied_to = await referenced_commitment(req, message.reply_to_message)
     if replied_to is None and is_register_file(message.document):
         assert message.document is not None
         await import_document(req, message.document)
@@ -336,9 +339,16 @@ async def evidence_message(req: Request) -> None:
     await complete(req, replied_to, caption, message)
 
 
-def referenced_commitment(message: Message | None) -> int | None:
-    """The commitment a bot message is about: reminders and cards start their text with #<id>."""
-    if message is None or message.from_user is None or not message.from_user.is_bot:
+async def referenced_commitment(req: Request, message: Message | None) -> int | None:
+    """The commitment a message of this bot is about: a reminder or a card, known by its buttons or by the
+    outbox row it was sent from. Anything else (a list, the digest, another bot's message) names none."""
+    if message is None or message.from_user is None or message.from_user.id != req.context.bot.id:
         return None
-    match = re.search(r"#(\d{1,12})\b", message.text or message.caption or "")
-    return int(match.group(1)) if match else None
+    if message.reply_markup is not None:
+        for row in message.reply_markup.inline_keyboard:
+            for button in row:
+                press = parse_callback(button.callback_data if isinstance(button.callback_data, str) else None)
+                if isinstance(press, CommitmentPress):
+                    return press.commitment_id
+    async with req.services.db.session() as session:
+        return await sent_about(session, chat_id=message.chat_id, message_id=message.message_id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,3 +76,12 @@ async def enqueue(session: AsyncSession, messages: Sequence[Outgoing], *, now: d
     statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
     result = await session.execute(statement, [outbox_row(m, now) for m in messages])
     return len(result.all())
+
+
+async def sent_about(session: AsyncSession, *, chat_id: int, message_id: int) -> int | None:
+    """The commitment an outbox message delivered as (chat, Telegram message id) was about, if any."""
+    return await session.scalar(
+        select(OutboxMessage.commitment_id).where(
+            OutboxMessage.chat_id == chat_id, OutboxMessage.telegram_message_id == message_id
+        )
+    )

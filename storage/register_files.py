@@ -30,6 +30,7 @@ from dateutil.rrule import DAILY, rrule, rrulestr
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from bot.i18n import N_
+from bot.settings import MAX_YEAR, MIN_YEAR, DateOutOfRange, NotADate, check_date_range, parse_date
 from storage.models import Kind
 
 TableKind = Literal["units", "commitments"]
@@ -50,8 +51,6 @@ REF_MAX = 64
 TEXT_MAX = 200  # legal_basis, source, recurrence (the database columns' width)
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")
-_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-_YMD = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 
 # Reasons a row or a file is wrong (translated in bot/locale/*/register.po).
 MSG_NOT_UTF8 = N_("the file is not UTF-8 text: save it as “CSV UTF-8” and send it again")
@@ -91,6 +90,7 @@ MSG_KIND_BAD = N_("“{value}” is not a kind: write legal or internal")
 MSG_DUE_EMPTY = N_("the due date is empty")
 MSG_DUE_BAD = N_("“{value}” is not a date: write DD/MM/YYYY or YYYY-MM-DD")
 MSG_DUE_IMPOSSIBLE = N_("the date {value} does not exist")
+MSG_DUE_YEAR = N_("the date {value} is out of range: the year must be between {min} and {max}")
 MSG_RRULE_BAD = N_("“{value}” is not a repeat rule (RRULE); example: FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=15")
 MSG_RRULE_TOO_OFTEN = N_("a deadline repeats at most once a day: use FREQ=DAILY, WEEKLY, MONTHLY or YEARLY")
 MSG_INVALID = N_("invalid value: {error}")
@@ -151,23 +151,26 @@ def _text(value: object) -> str:
 
 
 def parse_due(value: object) -> date:
-    """A due date: a date/datetime cell, or text DD/MM/YYYY or YYYY-MM-DD that names a real day."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
+    """A due date: a date/datetime cell, or text DD/MM/YYYY or YYYY-MM-DD that names a real day.
+
+    The same rule as everywhere else (bot.settings.parse_date): the year is between MIN_YEAR and MAX_YEAR,
+    for date cells too.
+    """
+    if isinstance(value, datetime | date):
+        day = value.date() if isinstance(value, datetime) else value
+        try:
+            return check_date_range(day)
+        except DateOutOfRange:
+            raise RowError(MSG_DUE_YEAR, value=_text(value), min=MIN_YEAR, max=MAX_YEAR) from None
     text = _text(value)
     if not text:
         raise RowError(MSG_DUE_EMPTY)
-    match = _DMY.fullmatch(text)
-    if match:
-        day, month, year = (int(p) for p in match.groups())
-    elif match := _YMD.fullmatch(text):
-        year, month, day = (int(p) for p in match.groups())
-    else:
-        raise RowError(MSG_DUE_BAD, value=text)
     try:
-        return date(year, month, day)
+        return parse_date(text)
+    except NotADate:
+        raise RowError(MSG_DUE_BAD, value=text) from None
+    except DateOutOfRange:
+        raise RowError(MSG_DUE_YEAR, value=text, min=MIN_YEAR, max=MAX_YEAR) from None
     except ValueError:
         raise RowError(MSG_DUE_IMPOSSIBLE, value=text) from None
 

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -353,8 +354,13 @@ async def request_extension(
         reason=reason,
         status=ExtensionStatus.PENDING,
     )
-    session.add(request)
-    await session.flush()
+    try:
+        # One pending request per commitment, kept by a unique index even when two people ask at once.
+        async with session.begin_nested():
+            session.add(request)
+            await session.flush()
+    except IntegrityError:
+        return Change(Outcome.PENDING_EXISTS, commitment)
     events.record(
         session,
         at=now,
@@ -380,7 +386,9 @@ async def decide_extension(
     commitment = await session.get(Commitment, request.commitment_id)
     if request.status != ExtensionStatus.PENDING:
         return Change(Outcome.DECIDED, commitment, request)
-    new_status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
+    closed = commitment is None or not commitment.is_open
+    # A request about a commitment done or cancelled since is closed as rejected: its deadline no longer moves.
+    new_status = ExtensionStatus.APPROVED if approve and not closed else ExtensionStatus.REJECTED
     claimed = await session.execute(
         update(ExtensionRequest)
         .where(ExtensionRequest.id == request_id, ExtensionRequest.status == ExtensionStatus.PENDING)
@@ -391,6 +399,20 @@ async def decide_extension(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return Change(Outcome.DECIDED, commitment, request)
     assert commitment is not None
+    if closed:
+        events.record(
+            session,
+            at=now,
+            action="extension_rejected",
+            actor_id=actor_id,
+            commitment_id=commitment.id,
+            unit_id=commitment.unit_id,
+            field="due_date",
+            old_value=commitment.due_date.isoformat(),
+            new_value=request.new_due.isoformat(),
+            note=commitment.status.value,
+        )
+        return Change(Outcome.CLOSED, commitment, request)
     if approve:
         old_due = commitment.due_date
         # The decision is claimed; the deadline moves even if the row changed meanwhile (e.g. a progress note).

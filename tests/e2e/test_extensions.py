@@ -45,7 +45,7 @@ async def _setup(bot: Harness) -> int:
 
 
 async def _request_for(bot: Harness, user: int) -> dict:  # type: ignore[type-arg]
-    return await bot.emulator.wait_for_bot_message(user, lambda m: "Đề nghị gia hạn" in m["text"], timeout=10)
+    return await bot.emulator.wait_for_bot_message(user, lambda m: "Đề nghị gia hạn" in m.get("text", ""), timeout=10)
 
 
 async def _answer(bot: Harness, query_id: str) -> str:
@@ -66,7 +66,7 @@ async def test_approved_extension_moves_the_deadline_and_tells_the_requester(liv
     await _request_for(bot, ADMIN)  # every secretary and admin is asked
     query = await bot.emulator.press_button(SECRETARY, request["message_id"], button(request, "Phê duyệt"))
     assert "Đã ghi nhận" in await _answer(bot, query)
-    decision = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "được phê duyệt" in m["text"], timeout=10)
+    decision = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "được phê duyệt" in m.get("text", ""), timeout=10)
     assert "15/03/2027" in decision["text"] and "30/04/2027" in decision["text"]
     async with bot.db.session() as session:
         item = await session.get(Commitment, cid)
@@ -89,7 +89,7 @@ async def test_first_decision_wins_when_two_press_at_once(live: Harness) -> None
     assert sum("Đã ghi nhận" in a for a in answers) == 1 and sum("trước đó" in a for a in answers) == 1
     assert await count_events(bot, cid, "extension_approved") + await count_events(bot, cid, "extension_rejected") == 1
     decision = await bot.emulator.wait_for_bot_message(
-        FOCAL, lambda m: "được phê duyệt" in m["text"] or "không được chấp thuận" in m["text"], timeout=10
+        FOCAL, lambda m: "được phê duyệt" in m.get("text", "") or "không được chấp thuận" in m.get("text", ""), timeout=10
     )
     async with bot.db.session() as session:
         item = await session.get(Commitment, cid)
