@@ -1,16 +1,22 @@
 """`python -m bench [NAME [options]]` — run one benchmark, or every one at its small (CI) size.
 
 A benchmark is a module `bench.<NAME>` with `main(argv: list[str]) -> int`; a module that is not there is
-skipped. `python -m bench` alone runs each with `--small`.
+skipped. `python -m bench` alone (or `python -m bench --small`) runs each with `--small`, as CI does: it
+prints their numbers and fails only when one crashes or gets a wrong result (a message lost or sent twice),
+not when one misses a time or rate target (exit status bench.BELOW_TARGET), which it reports.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import time
+import traceback
 from collections.abc import Sequence
 
-BENCHMARKS = ("planner", "sender", "digest")
+from bench import BELOW_TARGET
+
+BENCHMARKS = ("planner", "sender", "digest", "broadcast", "process")
 
 
 def _load(name: str) -> object | None:
@@ -28,20 +34,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__doc__.strip())
         print("benchmarks:", ", ".join(name for name in BENCHMARKS if _load(name) is not None))
         return 0
-    if not args:
-        status = 0
-        for name in BENCHMARKS:
-            module = _load(name)
-            if module is not None:
-                print(f"== {name} --small")
-                status = max(status, module.main(["--small"]))  # type: ignore[attr-defined]
-        return status
+    if not args or args == ["--small"]:
+        return _all_small()
     name, rest = args[0], args[1:]
     module = _load(name) if name in BENCHMARKS else None
     if module is None:
         print(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
     return int(module.main(rest))  # type: ignore[attr-defined]
+
+
+def _all_small() -> int:
+    status = 0
+    below: list[str] = []
+    started = time.perf_counter()
+    for name in BENCHMARKS:
+        module = _load(name)
+        if module is None:
+            continue
+        print(f"== {name} --small", flush=True)
+        begun = time.perf_counter()
+        try:
+            code = int(module.main(["--small"]))  # type: ignore[attr-defined]
+        except Exception:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        print(f"== {name}: exit status {code}, {time.perf_counter() - begun:.1f} s", flush=True)
+        if code == BELOW_TARGET:
+            below.append(name)
+        elif code != 0:
+            status = 1
+    print(f"== all benchmarks (small) in {time.perf_counter() - started:.1f} s", end="")
+    print(f"; below a target at this size (not a failure): {', '.join(below)}" if below else "")
+    return status
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _line(label: str, seconds: float, result: PlanResult) -> str:
     return (
-        f"{label:<34} {seconds * 1000:9.1f} ms   evaluated {result.evaluated:>7,}   reminders {result.reminders:>7,}"
+        f"{label:<40} {seconds * 1000:9.1f} ms   evaluated {result.evaluated:>7,}   reminders {result.reminders:>7,}"
         f"   escalations {result.escalations:>6,}   notices {result.notices:>3,}"
     )
 
@@ -170,7 +170,7 @@ async def run(
             assert result.evaluated == 0, "nothing should be due a minute later"
             idle.append(seconds)
         print(
-            f"{'tick with nothing due':<34} {statistics.median(idle) * 1000:9.1f} ms   (median of {idle_runs};"
+            f"{'tick with nothing due':<40} {statistics.median(idle) * 1000:9.1f} ms   (median of {idle_runs};"
             f" max {max(idle) * 1000:.1f} ms)"
         )
 
@@ -194,11 +194,11 @@ async def run(
                 raise RuntimeError(f"the tick queued {result}, not {built.tick_reminders:,} reminders alone")
         if len(times) > 1:
             print(
-                f"{'':<34} {statistics.median(times) * 1000:9.1f} ms median of {len(times)}"
+                f"{'':<40} {statistics.median(times) * 1000:9.1f} ms median of {len(times)}"
                 f" (min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f} ms)"
             )
         per_thousand = statistics.median(times) / max(result.queued, 1) * 1000
-        print(f"{'':<34} {per_thousand * 1000:9.1f} ms per 1,000 messages queued")
+        print(f"{'':<40} {per_thousand * 1000:9.1f} ms per 1,000 messages queued")
 
         seconds, result = await _tick(db, following + timedelta(minutes=1), batch)
         print(_line("next minute (nothing due)", seconds, result))

@@ -54,9 +54,6 @@ class SendArgs:
     prepaid: bool = False
 
 
-OUTBOX_ARGS: Final = SendArgs(priority=OUTBOX)
-
-
 def retry_after_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -330,3 +330,17 @@ def broadcast_report(lang: str, broadcast_id: int, deliveries: list[tuple[str, l
         if groups[outcome]:
             lines += ["", f"<b>{t(lang, titles[outcome])}</b>"] + [f"• {who}" for who in groups[outcome]]
     return "\n".join(lines)
+
+
+def person_label(person: object) -> str:
+    """`person_name` as plain text, not escaped (command line, or text that is escaped later).
+
+    Takes anything with `full_name`, `username` and `telegram_id` (Person, planner and digest records).
+    """
+    full_name = getattr(person, "full_name", "")
+    if full_name:
+        return str(full_name)
+    username = getattr(person, "username", None)
+    if username:
+        return f"@{username}"
+    return f"id {getattr(person, 'telegram_id', '?')}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.i18n import N_, t
-from bot.render import ROLE_LABELS, due_phrase, esc, fmt_date, shorten, weekday
+from bot.render import ROLE_LABELS, due_phrase, esc, fmt_date, person_label, shorten, weekday
 from storage.digest_data import (
     UNIT_ITEMS_LIMIT,
     CommitteeData,
@@ -54,11 +54,7 @@ def percent(rate: float) -> str:
 def _who(person: PersonRef | None, chat_id: int | None = None) -> str:
     if person is None:
         return f"chat {chat_id}" if chat_id is not None else "?"
-    if person.full_name:
-        return esc(person.full_name)
-    if person.username:
-        return "@" + esc(person.username)
-    return f"id {person.telegram_id}"
+    return esc(person_label(person))
 
 
 def _header(lang: str, title: str, window: DigestWindow) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.i18n import t, t_text
-from bot.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, weekday
+from bot.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, person_label, weekday
 from storage.models import Kind
 
 # Longest list of units in one "no focal point" notice; the rest are counted (a message stays far below
@@ -77,15 +77,6 @@ class ScheduleEntry(Protocol):
     def has_focal(self) -> bool: ...
 
 
-def person_label(person: NoticePerson) -> str:
-    """The name as bot.render.person_name shows it (HTML-escaped)."""
-    if person.full_name:
-        return esc(person.full_name)
-    if person.username:
-        return "@" + esc(person.username)
-    return f"id {person.telegram_id}"
-
-
 def _unit(unit: NoticeUnit) -> str:
     return f"<b>{esc(unit.name)} ({esc(unit.code)})</b>"
 
@@ -138,9 +129,9 @@ def escalation_text(
 ) -> str:
     """The one escalation to the unit's heads and the committee: overdue N days, with the focal points' names."""
     overdue = max((day - commitment.due_date).days, 0)
-    names = ", ".join(person_label(p) + ("" if p.reachable else f" ({t(lang, 'unreachable')})") for p in focal) or t(
-        lang, "no focal point"
-    )
+    names = ", ".join(
+        esc(person_label(p)) + ("" if p.reachable else f" ({t(lang, 'unreachable')})") for p in focal
+    ) or t(lang, "no focal point")
     lines = [
         f"⚠️ <b>{t(lang, 'Overdue task alert: {phrase}', phrase=due_phrase(lang, commitment.due_date, day))}</b>",
         t(
@@ -196,11 +187,7 @@ def schedule_recipient(lang: str, person: NoticePerson | None, *, has_focal: boo
         if kind == "escalation":
             return t_text(lang, "no reachable head or secretary")
         return t_text(lang, "no reachable focal point") if has_focal else t_text(lang, "no focal point")
-    if person.full_name:
-        return person.full_name
-    if person.username:
-        return "@" + person.username
-    return f"id {person.telegram_id}"
+    return person_label(person)
 
 
 def schedule_empty(lang: str, days: int) -> str:

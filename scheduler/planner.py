@@ -7,7 +7,8 @@ The sender delivers the outbox.
 
 Keys
 ----
-- reminder / escalation: `reminder:{commitment id}:{occurrence}:{offset}:{person id}` — the policy's slot key
+- reminder / escalation: `reminder:{commitment id}:{occurrence}:{offset}:{person id}` (policy.delivery_key;
+  the sender reads the occurrence back with policy.key_occurrence) — the policy's slot key
   (occurrence = due date ISO, offset = days before, −n overdue, ESCALATION_OFFSET) plus the recipient.
 - "unit has no focal point": `nofocal:{unit id}:{n}:{person id}` — the first unit of the notice and the how
   many-th time that unit is reported (units.no_focal_notices).
@@ -33,6 +34,9 @@ NULL (new or changed: `replan`) are read, in batches, each batch in its own tran
   (Collected in memory during the tick and written at its end: a crash in between delays the notice to the
   unit's next slot.)
 - then `next_change_after` is stored as the commitment's next_slot_at.
+- a commitment the policy cannot plan (its date arithmetic raises: a due date near year 9999 that slipped in
+  before dates were limited to 2000–2100, or a bug) is logged, counted in `PlanResult.failed` and set aside
+  (next_slot_at = NEVER) until it changes or the settings do; the rest of the batch and the tick go on.
 
 Catch-up of a fresh commitment (a choice)
 -----------------------------------------
@@ -72,6 +76,7 @@ from scheduler.policy import (
     ReminderPolicy,
     Slot,
     SlotKind,
+    delivery_key,
     latest_due,
     next_change_after,
     slots_between,
@@ -110,6 +115,7 @@ class PlanResult:
     notices: int = 0
     skipped_unreachable: int = 0  # reminders not queued because the person is unreachable
     units_without_focal: int = 0  # units newly reported to the secretaries
+    failed: int = 0  # commitments that could not be planned, set aside (logged) until they change
     replanned_all: bool = False  # the settings or the calendar changed since the last tick
     more: bool = False  # stopped at max_rows with work left: the next tick continues
 
@@ -134,10 +140,6 @@ def policy_fingerprint(policy: ReminderPolicy, calendar: WorkCalendar) -> str:
         holidays.__version__,
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-
-
-def _key(slot: Slot, person_id: int) -> str:
-    return f"reminder:{slot.commitment_id}:{slot.occurrence}:{slot.offset}:{person_id}"
 
 
 @dataclass
@@ -170,15 +172,25 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
         if not row.is_open:
             plans.append((row.id, None))
             continue
-        view = CommitmentView(id=row.id, kind=row.kind, due=row.due_date, status=row.status)
-        slot = latest_due(view, policy, calendar, now, FOCAL)
+        try:
+            view = CommitmentView(id=row.id, kind=row.kind, due=row.due_date, status=row.status)
+            slot = latest_due(view, policy, calendar, now, FOCAL)
+            escalation = (
+                latest_due(view, policy, calendar, now, ESCALATION) if row.escalated_for != row.due_date else None
+            )
+            next_at = next_change_after(view, policy, calendar, now)
+        except Exception:
+            # One row the policy cannot plan (a due date whose arithmetic overflows, a bug) must not stop the
+            # reminders of every other commitment: it is set aside until it changes (replan) or the settings do.
+            log.exception("commitment #%s (due %s) cannot be planned: no reminders for it", row.id, row.due_date)
+            tick.result.failed += 1
+            plans.append((row.id, None))
+            continue
         if slot is not None:
             focal_slots[row.id] = slot
-        if row.escalated_for != row.due_date:
-            escalation = latest_due(view, policy, calendar, now, ESCALATION)
-            if escalation is not None:
-                escalation_slots[row.id] = escalation
-        plans.append((row.id, next_change_after(view, policy, calendar, now)))
+        if escalation is not None:
+            escalation_slots[row.id] = escalation
+        plans.append((row.id, next_at))
     tick.result.evaluated += len(rows)
 
     by_id = {row.id: row for row in rows}
@@ -205,7 +217,7 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
             text, markup = texts[cid, lang]
             reminders.append(
                 Outgoing(
-                    key=_key(slot, person.id),
+                    key=delivery_key(slot, person.id),
                     kind="reminder",
                     chat_id=person.telegram_id,
                     text=text,
@@ -234,7 +246,7 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
             text, markup = texts[cid, lang]
             escalations.append(
                 Outgoing(
-                    key=_key(slot, person.id),
+                    key=delivery_key(slot, person.id),
                     kind="escalation",
                     chat_id=person.telegram_id,
                     text=text,
@@ -393,7 +405,12 @@ async def planned_reminders(
             slots: list[tuple[PlanRow, Slot]] = []
             for row in rows:
                 view = CommitmentView(id=row.id, kind=row.kind, due=row.due_date, status=row.status)
-                for slot in slots_between(view, policy, calendar, start, end):
+                try:
+                    row_slots = slots_between(view, policy, calendar, start, end)
+                except Exception:
+                    log.exception("commitment #%s (due %s) cannot be planned: left out", row.id, row.due_date)
+                    continue
+                for slot in row_slots:
                     if slot.kind == "escalation" and row.escalated_for == row.due_date:
                         continue
                     slots.append((row, slot))

@@ -185,6 +185,22 @@ class Slot:
         return (self.local_date - self.due).days
 
 
+REMINDER_KEY_PREFIX: Final = "reminder:"
+
+
+def delivery_key(slot: Slot, person_id: int) -> str:
+    """The outbox key of one slot for one recipient: `reminder:{commitment}:{occurrence}:{offset}:{person}`."""
+    return f"{REMINDER_KEY_PREFIX}{slot.commitment_id}:{slot.occurrence}:{slot.offset}:{person_id}"
+
+
+def key_occurrence(key: str) -> str | None:
+    """The occurrence (due date ISO) of a `delivery_key`; None for any other key."""
+    if not key.startswith(REMINDER_KEY_PREFIX):
+        return None
+    parts = key.split(":")
+    return parts[2] if len(parts) == 5 else None
+
+
 # Date-level plans, shared by every commitment with the same kind and due date (a decree's deadline is often
 # the deadline of thousands of units' commitments). The calendar is keyed by identity.
 

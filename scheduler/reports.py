@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.render import broadcast_report, split_message
+from bot.render import broadcast_report, person_label, split_message
 from storage import broadcasts
 from storage.db import Database
 from storage.models import OutboxStatus, Person
@@ -24,7 +24,7 @@ async def report_broadcasts(db: Database, *, now: datetime, default_language: st
             lang = (author.language if author else None) or default_language
             rows = [
                 (
-                    (d.person.full_name or f"id {d.person.telegram_id}") if d.person else "?",
+                    person_label(d.person) if d.person else "?",
                     d.unit_codes,
                     OUTCOMES.get(d.status, "failed"),
                     d.error,

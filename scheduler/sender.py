@@ -21,7 +21,9 @@ Outcomes:
   `blocked` when their turn comes. Writing to the bot makes a person reachable again (storage.members):
   blocked rows stay blocked (old news), new rows flow;
 - a reminder or escalation whose commitment is no longer open by the time its turn comes → `failed` with
-  `commitment closed`, never sent.
+  `commitment closed`, never sent; one for an occurrence that is no longer current (the deadline was extended
+  or changed since it was queued: the due date in its key is not the commitment's due date) → `failed` with
+  `deadline changed`, never sent (the planner queues the new deadline's own reminders).
 
 Backoff waits are kept in memory on the monotonic clock (a restart retries at once); `not_before` and the
 `sent_at` stamps use the injected `now` (tests and the sandbox pass their own clock).
@@ -35,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import and_, func, or_, select, update
@@ -54,6 +56,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.i18n import t
 from bot.ratelimit import OUTBOX, SendArgs, TelegramRateLimiter, retry_after_seconds
 from bot.render import esc, person_name
+from scheduler.policy import key_occurrence
 from storage.db import Database
 from storage.events import record
 from storage.members import committee
@@ -70,9 +73,10 @@ from storage.outbox import Outgoing, enqueue
 
 log = logging.getLogger(__name__)
 
-# Rows about a commitment that make no sense once it is done or cancelled.
-REMINDER_KINDS: Final = frozenset({"reminder", "catchup", "overdue", "escalation"})
+# Rows about a commitment that make no sense once it is done or cancelled, or once its deadline moved.
+REMINDER_KINDS: Final = frozenset({"reminder", "escalation"})
 CLOSED_ERROR: Final = "commitment closed"
+STALE_ERROR: Final = "deadline changed: this reminder was for an earlier due date"
 UNREACHABLE_ERROR: Final = "recipient unreachable (blocked the bot or never started it)"
 UNREACHABLE_KIND: Final = "unreachable"
 MAX_ERROR: Final = 1000
@@ -134,6 +138,12 @@ def _markup(data: dict[str, Any] | None) -> Any:
     if data.get("force_reply"):
         return ForceReply(selective=data.get("selective"), input_field_placeholder=data.get("input_field_placeholder"))
     return None
+
+
+def _is_stale(key: str, due_date: date) -> bool:
+    """A reminder key whose occurrence (the due date it was planned for) is not the current due date."""
+    occurrence = key_occurrence(key)
+    return occurrence is not None and occurrence != due_date.isoformat()
 
 
 def _error_text(error: BaseException) -> str:
@@ -315,7 +325,7 @@ class Sender:
         async with self.db.session() as session:
             found = (
                 await session.execute(
-                    select(OutboxMessage, Person.reachable, Commitment.status)
+                    select(OutboxMessage, Person.reachable, Commitment.status, Commitment.due_date)
                     .outerjoin(
                         Person,
                         or_(
@@ -329,7 +339,7 @@ class Sender:
             ).first()
             if found is None:
                 return None
-            row, reachable, commitment_status = found
+            row, reachable, commitment_status, due_date = found
             if row.status != OutboxStatus.PENDING:
                 return None
             if reachable is False:
@@ -345,6 +355,11 @@ class Sender:
             ):
                 await self._set(session, row.id, OutboxStatus.FAILED, last_error=CLOSED_ERROR)
                 self.stats.counts["closed"] += 1
+                self._retry_at.pop(row.id, None)
+                return None
+            if row.kind in REMINDER_KINDS and due_date is not None and _is_stale(row.key, due_date):
+                await self._set(session, row.id, OutboxStatus.FAILED, last_error=STALE_ERROR)
+                self.stats.counts["stale"] += 1
                 self._retry_at.pop(row.id, None)
                 return None
             result = await session.execute(

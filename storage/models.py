@@ -353,3 +353,15 @@ class Broadcast(Base):
 
 def row_dict(obj: Any) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+
+
+# At most one pending extension request per commitment, even when two people ask at the same moment: the
+# second INSERT fails with an IntegrityError (storage.status answers "a request is already pending").
+_PENDING_EXTENSION = ExtensionRequest.status == ExtensionStatus.PENDING
+Index(
+    "uq_extension_requests_pending_commitment_id",
+    ExtensionRequest.commitment_id,
+    unique=True,
+    sqlite_where=_PENDING_EXTENSION,
+    postgresql_where=_PENDING_EXTENSION,
+)

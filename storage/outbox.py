@@ -7,7 +7,7 @@ so the planner may run any number of times, on any number of instances, and neve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,6 @@ class Outgoing:
     file_id: str | None = None
     priority: int = 0
     not_before: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def outbox_row(message: Outgoing, now: datetime) -> dict[str, Any]:

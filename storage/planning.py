@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -317,11 +317,6 @@ async def claim_no_focal(session: AsyncSession, unit_ids: Iterable[int], *, now:
 
 
 # --- Reading everything (qmsbot schedule) -------------------------------------------------------------------
-
-
-async def count_open(session: AsyncSession) -> int:
-    query = select(func.count()).select_from(_commitments).where(_commitments.c.status.in_(list(OPEN_STATUSES)))
-    return int(await session.scalar(query) or 0)
 
 
 async def open_rows_after(session: AsyncSession, *, after_id: int, limit: int) -> list[PlanRow]:

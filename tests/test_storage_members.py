@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -74,3 +74,28 @@ async def test_expired_and_unknown_invites_change_nothing(db: Database, now) -> 
         memberships = await session.scalar(select(func.count()).select_from(Membership))
     assert expired.outcome is Redeem.EXPIRED and unknown.outcome is Redeem.UNKNOWN
     assert memberships == 0
+
+
+async def test_sqlite_keeps_foreign_keys_and_wal(sqlite_db: Database) -> None:
+    from sqlalchemy import text
+
+    async with sqlite_db.engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        async with sqlite_db.session() as session:
+            session.add(
+                Membership(
+                    person_id=424242,
+                    unit_id=None,
+                    role=Role.SECRETARY,
+                    origin="invite",
+                    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("a membership of a person who does not exist was accepted")

@@ -66,7 +66,9 @@ async def test_approved_extension_moves_the_deadline_and_tells_the_requester(liv
     await _request_for(bot, ADMIN)  # every secretary and admin is asked
     query = await bot.emulator.press_button(SECRETARY, request["message_id"], button(request, "Phê duyệt"))
     assert "Đã ghi nhận" in await _answer(bot, query)
-    decision = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "được phê duyệt" in m.get("text", ""), timeout=10)
+    decision = await bot.emulator.wait_for_bot_message(
+        FOCAL, lambda m: "được phê duyệt" in m.get("text", ""), timeout=10
+    )
     assert "15/03/2027" in decision["text"] and "30/04/2027" in decision["text"]
     async with bot.db.session() as session:
         item = await session.get(Commitment, cid)
@@ -89,9 +91,34 @@ async def test_first_decision_wins_when_two_press_at_once(live: Harness) -> None
     assert sum("Đã ghi nhận" in a for a in answers) == 1 and sum("trước đó" in a for a in answers) == 1
     assert await count_events(bot, cid, "extension_approved") + await count_events(bot, cid, "extension_rejected") == 1
     decision = await bot.emulator.wait_for_bot_message(
-        FOCAL, lambda m: "được phê duyệt" in m.get("text", "") or "không được chấp thuận" in m.get("text", ""), timeout=10
+        FOCAL,
+        lambda m: "được phê duyệt" in m.get("text", "") or "không được chấp thuận" in m.get("text", ""),
+        timeout=10,
     )
     async with bot.db.session() as session:
         item = await session.get(Commitment, cid)
     assert item is not None
     assert (item.due_date == date(2027, 4, 30)) == ("được phê duyệt" in decision["text"])
+
+
+async def test_a_rejected_extension_keeps_the_deadline(live: Harness) -> None:
+    bot = live
+    cid = await _setup(bot)
+    await bot.ask(FOCAL, f"/extend {cid} 30/04/2027 chưa đủ nhân lực")
+    request = await _request_for(bot, SECRETARY)
+    query = await bot.emulator.press_button(SECRETARY, request["message_id"], button(request, "Từ chối"))
+    assert "Đã ghi nhận" in await _answer(bot, query)
+    decision = await bot.emulator.wait_for_bot_message(
+        FOCAL, lambda m: "không được chấp thuận" in m.get("text", ""), timeout=10
+    )
+    assert "15/03/2027" in decision["text"]
+    async with bot.db.session() as session:
+        item = await session.get(Commitment, cid)
+    assert item is not None and item.due_date == date(2027, 3, 15)
+    edited = await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: "đã từ chối" in m.get("text", ""))
+    assert edited["message_id"] == request["message_id"] and not edited.get("reply_markup")
+    # the admin's copy of the request: a later press is told it was decided, and changes nothing
+    other = await _request_for(bot, ADMIN)
+    late = await bot.emulator.press_button(ADMIN, other["message_id"], button(other, "Phê duyệt"))
+    assert "trước đó" in await _answer(bot, late)
+    assert await count_events(bot, cid, "extension_approved") == 0

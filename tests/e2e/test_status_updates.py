@@ -314,3 +314,60 @@ async def test_add_dialogue_with_buttons_and_cancel(bot: Harness) -> None:
     async with bot.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Commitment)) == before
     assert "Không có gì để hủy" in await bot.ask(SECRETARY, "/cancel")
+
+
+async def test_details_and_ask_to_extend_buttons(bot: Harness) -> None:
+    ids = await setup(bot)
+    await bot.ask(FOCAL, f"/note {ids['internal']} đã gửi dự thảo")
+    await bot.ask(FOCAL, f"/task {ids['internal']}")
+    card = bot.last_bot_message(FOCAL)
+    await press(bot, FOCAL, card, "Chi tiết")
+    details = await bot.emulator.wait_for_bot_message(
+        FOCAL, lambda m: m["message_id"] != card["message_id"] and "Lịch sử" in m.get("text", "")
+    )
+    assert "đã gửi dự thảo" in details["text"] and "Gửi quy trình sửa đổi" in details["text"]
+    await press(bot, FOCAL, details, "Xin gia hạn")
+    how = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "/extend" in m.get("text", ""))
+    assert f"/extend {ids['internal']} <thời hạn mới DD/MM/YYYY> <lý do>" in how["text"]
+    await bot.ask(FOCAL, f"/task {ids['legal']}")
+    await press(bot, FOCAL, bot.last_bot_message(FOCAL), "Xin gia hạn")
+    legal = await bot.emulator.wait_for_bot_message(
+        FOCAL, lambda m: "118/2009/QĐ-TTg" in m.get("text", "") and "/note" in m.get("text", "")
+    )
+    assert "không thể gia hạn" in legal["text"]
+
+
+async def test_a_file_for_a_commitment_already_done_is_still_kept(bot: Harness) -> None:
+    ids = await setup(bot)
+    await bot.ask(FOCAL, f"/done {ids['internal']}")
+    await bot.emulator.send_document(FOCAL, "bo-sung.pdf", b"%PDF more", caption=f"/done {ids['internal']} bổ sung")
+    reply = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "minh chứng" in m.get("text", ""))
+    assert "đã hoàn thành" in reply["text"]
+    async with bot.db.session() as session:
+        names = list(await session.scalars(select(Evidence.file_name)))
+    assert names == ["bo-sung.pdf"]
+    assert await count_events(bot, ids["internal"], "done") == 1
+
+
+async def test_add_dialogue_can_be_cancelled_at_every_step(bot: Harness) -> None:
+    await setup(bot)
+    async with bot.db.session() as session:
+        before = await session.scalar(select(func.count()).select_from(Commitment))
+    answers = ["VPB", "Rà soát quy trình", None, "15/01/2027"]  # None: the kind is chosen with a button
+    for step in range(5):
+        await bot.ask(SECRETARY, "/add")
+        for answer in answers[:step]:
+            if answer is None:
+                await press(bot, SECRETARY, bot.last_bot_message(SECRETARY), "nội bộ")
+                await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: "bước 4" in m.get("text", "").lower())
+            else:
+                await bot.ask(SECRETARY, answer)
+        if step % 2:
+            await press(bot, SECRETARY, bot.last_bot_message(SECRETARY), "Hủy")
+            await bot.emulator.wait_for_bot_message(
+                SECRETARY, lambda m: "không có nhiệm vụ nào được thêm" in m.get("text", "").lower()
+            )
+        else:
+            assert "không có nhiệm vụ nào được thêm" in (await bot.ask(SECRETARY, "/cancel")).lower()
+    async with bot.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Commitment)) == before
