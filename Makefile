@@ -3,10 +3,10 @@
 #   make venv       .venv with the package (editable) and the dev tools; redone when pyproject.toml changes
 #   make run        the bot: `qmsbot run` if TELEGRAM_BOT_TOKEN is set (environment or .env),
 #                   otherwise `qmsbot sandbox` (emulated Telegram + web chat on http://127.0.0.1:8765)
-#   make test       the test suite (pytest)
+#   make test       ruff, mypy and the test suite (pytest)
 #   make lint       ruff
 #   make typecheck  mypy
-#   make check      lint + typecheck + test
+#   make check      the same as make test
 #   make bench      python -m bench
 #   make clean      remove the venv, caches and build output (not your database or .env)
 
@@ -48,7 +48,8 @@ run: $(STAMP)
 	  exec $(BIN)/qmsbot sandbox; \
 	fi
 
-test: $(STAMP)
+# The house rules (ruff, mypy) are part of the tests: a change that breaks them does not pass.
+test: lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -57,7 +58,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy $(PACKAGES)
 
-check: lint typecheck test
+check: test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -12,7 +12,7 @@ from bot.commands import BY_NAME, CommandSpec
 from bot.i18n import N_, t
 from bot.keyboards import CommitmentPress, decision_keyboard, parse_callback
 from bot.render import esc, fmt_date, shorten
-from bot.settings import parse_date
+from bot.settings import MAX_YEAR, MIN_YEAR, DateOutOfRange, parse_date
 from handlers.base import (
     Request,
     UsageError,
@@ -232,6 +232,10 @@ async def reopen_command(req: Request) -> None:
 def parse_new_date(spec: CommandSpec, text: str) -> date:
     try:
         return parse_date(text)
+    except DateOutOfRange:
+        raise UserError(
+            "The year of {date} must be between {min} and {max}.", date=esc(text), min=MIN_YEAR, max=MAX_YEAR
+        ) from None
     except ValueError:
         if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2}", text.strip()):
             raise UserError("The date {date} does not exist.", date=esc(text)) from None

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -194,6 +195,8 @@ def _append(sheet: WriteOnlyWorksheet, rows: list[list[Any]]) -> None:
 def _text_cell(sheet: WriteOnlyWorksheet, value: str) -> Any:
     """A string as a text cell, always. openpyxl would write "=…" as a live formula and "#N/A" etc. as an error
     value: a title, name or note a user typed must never run in the reader's spreadsheet (nor change)."""
+    # Control characters (other than tab and line breaks) cannot be stored in a workbook at all.
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
     if not value.startswith(("=", "#")):
         return value  # openpyxl writes every other string as text already
     cell = WriteOnlyCell(sheet, value=value)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.models import Base
+from storage.migrate import alembic_config
+from storage.models import Base, Commitment, ExtensionRequest, ExtensionStatus, Kind, Unit
+
+AT = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+DUE = date(2026, 12, 11)
 
 
 async def test_migrations_match_the_models(db: Database) -> None:
@@ -15,3 +25,64 @@ async def test_migrations_match_the_models(db: Database) -> None:
             lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": False}), Base.metadata)
         )
     assert diff == []
+
+
+async def _request_setup(db: Database) -> int:
+    async with db.session() as session:
+        unit = Unit(code="VPB", code_key="VPB", name="Văn phòng Bộ", created_at=AT)
+        session.add(unit)
+        await session.flush()
+        commitment = Commitment(
+            unit_id=unit.id, title="Kế hoạch", kind=Kind.INTERNAL, due_date=DUE, created_at=AT, updated_at=AT
+        )
+        session.add(commitment)
+        await session.flush()
+        return commitment.id
+
+
+def _request(commitment_id: int, status: ExtensionStatus = ExtensionStatus.PENDING) -> ExtensionRequest:
+    return ExtensionRequest(
+        commitment_id=commitment_id,
+        requested_at=AT,
+        old_due=DUE,
+        new_due=DUE + timedelta(days=14),
+        status=status,
+    )
+
+
+async def test_one_pending_extension_request_per_commitment(db: Database) -> None:
+    cid = await _request_setup(db)
+    async with db.session() as session:
+        session.add_all(
+            [_request(cid), _request(cid, ExtensionStatus.REJECTED), _request(cid, ExtensionStatus.APPROVED)]
+        )
+    # Two people asking at the same moment: the second pending request is refused by the database itself.
+    with pytest.raises(IntegrityError):
+        async with db.session() as session:
+            session.add(_request(cid))
+    async with db.session() as session:
+        statuses = sorted(await session.scalars(select(ExtensionRequest.status)))
+        assert statuses == [ExtensionStatus.APPROVED, ExtensionStatus.PENDING, ExtensionStatus.REJECTED]
+        # Decided, the next request may be pending again.
+        await session.execute(update(ExtensionRequest).values(status=ExtensionStatus.REJECTED))
+        session.add(_request(cid))
+
+
+async def test_upgrade_keeps_the_first_of_duplicate_pending_requests(db: Database) -> None:
+    async with db.engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0005"))
+    cid = await _request_setup(db)
+    async with db.session() as session:
+        session.add_all([_request(cid), _request(cid), _request(cid, ExtensionStatus.APPROVED), _request(cid)])
+
+    await db.upgrade()
+
+    async with db.session() as session:
+        rows = (await session.execute(select(ExtensionRequest.id, ExtensionRequest.status))).tuples().all()
+    statuses = [status for _, status in sorted(rows)]
+    assert statuses == [
+        ExtensionStatus.PENDING,
+        ExtensionStatus.REJECTED,
+        ExtensionStatus.APPROVED,
+        ExtensionStatus.REJECTED,
+    ]

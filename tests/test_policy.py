@@ -19,6 +19,8 @@ from scheduler.policy import (
     CommitmentView,
     ReminderPolicy,
     Slot,
+    delivery_key,
+    key_occurrence,
     latest_due,
     next_change_after,
     next_slot_after,
@@ -144,6 +146,18 @@ def test_catch_up_on_a_collapsed_overdue_day_has_the_kept_key() -> None:
     assert slot is not None and (slot.local_date, slot.offset) == (date(2026, 12, 14), -2)
     following = next_slot_after(c, policy, CALENDAR, local(2026, 12, 11, 9))
     assert following is not None and (following.local_date, following.offset) == (date(2026, 12, 14), -2)
+
+
+def test_delivery_keys_carry_the_occurrence_for_the_sender() -> None:
+    c = CommitmentView(id=12, kind="legal", due=date(2026, 12, 11))
+    slots = slots_between(c, POLICY, CALENDAR, None, local(2027, 1, 31))
+    assert {s.kind for s in slots} == {"before", "due", "overdue", "escalation"}
+    for slot in slots:
+        key = delivery_key(slot, 34)
+        assert key == f"reminder:12:2026-12-11:{slot.offset}:34"
+        assert key_occurrence(key) == "2026-12-11"
+    assert key_occurrence("nofocal:3:1:34") is None
+    assert key_occurrence("reminder:broken") is None
 
 
 def test_escalation_once_at_due_plus_seven() -> None:

@@ -259,3 +259,16 @@ async def test_export_status_labels_are_plain_text(
     monkeypatch.setattr(bot.i18n, "translations", Ampersand)
     book = sheets(await export_bytes(db, lang="en"))
     assert {row[8] for row in book["commitments"][1:]} == {"R&D <not started"}
+
+
+async def test_control_characters_do_not_break_the_export(db: Database, now) -> None:  # type: ignore[no-untyped-def]
+    async with db.session() as session:
+        unit = Unit(code="VPB", code_key="VPB", name="Văn phòng\x07 Bộ", created_at=now)
+        session.add(unit)
+        await session.flush()
+        record(session, at=now, action="note", unit_id=unit.id, note="chuông\x07 và\x1b thoát")
+    buffer = io.BytesIO()
+    await export_register(db, buffer, tz=ZoneInfo("Asia/Ho_Chi_Minh"))
+    sheet = openpyxl.load_workbook(buffer, read_only=True)["units"]
+    names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names == ["Văn phòng Bộ"]

@@ -262,6 +262,7 @@ async def test_extend_legal_is_explained_and_bad_dates_refused(bot: Harness) -> 
     assert "118/2009/QĐ-TTg" in legal and "/note" in legal
     cid = ids["internal"]
     assert "không tồn tại" in await bot.ask(FOCAL, f"/extend {cid} 31/02/2027 lý do")
+    assert "từ 2000 đến 2100" in await bot.ask(FOCAL, f"/extend {cid} 31/12/9999 lý do")
     assert "trong quá khứ" in await bot.ask(FOCAL, f"/extend {cid} 01/01/2020 lý do")
     assert "sau thời hạn hiện tại" in await bot.ask(FOCAL, f"/extend {cid} 01/12/2026 lý do")
     assert "DD/MM/YYYY" in await bot.ask(FOCAL, f"/extend {cid} tuần-sau lý do")
