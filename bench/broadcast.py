@@ -80,7 +80,12 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
         await db.upgrade()
         now = _now()
         shape = Shape(
-            units=units, commitments=0, focal_per_unit=2, heads_per_unit=0, secretaries=1, without_focal=0.0,
+            units=units,
+            commitments=0,
+            focal_per_unit=2,
+            heads_per_unit=0,
+            secretaries=1,
+            without_focal=0.0,
             unreachable=0.0,
         )
         await build_register(db, shape, today=now.date(), now=now)
@@ -124,14 +129,16 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
         sent_in = time.perf_counter() - started
         async with db.session() as session:
             rows = await session.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.batch == f"broadcast:{broadcast_id}")
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.batch == f"broadcast:{broadcast_id}")
             )
         if not queued or rows != recipients:
             print(f"WRONG: send queued={queued}, {rows} outbox rows for {recipients} recipients")
             return 1
         print(
             f"broadcast to {recipients:,} people ({units:,} units × 2 focal points): preview {drafted * 1000:.0f} ms,"
-            f" \"Send\" queued {rows:,} messages in {sent_in * 1000:.0f} ms; SEND_RATE_PER_SECOND={args.rate:g},"
+            f' "Send" queued {rows:,} messages in {sent_in * 1000:.0f} ms; SEND_RATE_PER_SECOND={args.rate:g},'
             " emulator flood limits 30/s per bot, 1/s per chat"
         )
 

@@ -6,8 +6,9 @@ whatever the size (a national register: 30,000 units, 300,000 commitments).
 
 With a `Tick`, the register is laid out so that one chosen planner tick queues a chosen number of focal-point
 reminders and nothing else: the commitments of that tick (enough of them, on units drawn at random among those
-with a reachable focal point, for their reachable focal points to add up to the number) are due on a date whose reminder falls on the tick, and every
-other commitment's due date is drawn again until the policy gives it no slot at all on the tick's date.
+with a reachable focal point, for their reachable focal points to add up to the number) are due on a date
+whose reminder falls on the tick, and every other commitment's due date is drawn again until the policy gives
+it no slot at all on the tick's date.
 """
 
 from __future__ import annotations
