@@ -189,9 +189,9 @@ async def run(args: argparse.Namespace, path: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(argv) if argv is not None else None)
-    if not sys.platform.startswith("linux"):
-        print("bench process reads /proc: Linux only", file=sys.stderr)
-        return 2
+    if not Path("/proc/self/status").exists():
+        print("bench process reads /proc/<pid>/status (Linux): skipped here")
+        return 0
     if args.db is not None:
         return asyncio.run(run(args, args.db))
     with tempfile.TemporaryDirectory(prefix="qmsbot-bench-process-") as folder:
