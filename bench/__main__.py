@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _all_small() -> int:
-    status = 0
+    failed: list[str] = []
     below: list[str] = []
     started = time.perf_counter()
     for name in BENCHMARKS:
@@ -64,10 +64,11 @@ def _all_small() -> int:
         if code == BELOW_TARGET:
             below.append(name)
         elif code != 0:
-            status = 1
+            failed.append(name)
     print(f"== all benchmarks (small) in {time.perf_counter() - started:.1f} s", end="")
-    print(f"; below a target at this size (not a failure): {', '.join(below)}" if below else "")
-    return status
+    print(f"; below a target at this size (not a failure): {', '.join(below)}" if below else "", end="")
+    print(f"; FAILED: {', '.join(failed)}" if failed else "")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

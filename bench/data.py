@@ -136,9 +136,9 @@ async def build_register(
     if tick is not None:
         layout = _TickLayout(tick)
         focal_reachable = [0] * (shape.units + 1)
-        for (_pid, role, uid), ok in zip(people, reachable, strict=True):
-            if role == Role.FOCAL and ok and uid is not None:
-                focal_reachable[uid] += 1
+        for (_pid, role, unit), ok in zip(people, reachable, strict=True):
+            if role == Role.FOCAL and ok and unit is not None:
+                focal_reachable[unit] += 1
         picker = random.Random(shape.seed + 7)
         left = tick.reminders
         attempts = 0
