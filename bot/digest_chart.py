@@ -16,14 +16,10 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import matplotlib
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:  # matplotlib itself is loaded only where a chart is drawn (scheduler.digest: its own process)
+    from matplotlib.axes import Axes
 
 from bot.i18n import t_text
 from bot.render import fmt_date, shorten
@@ -106,6 +102,8 @@ def summary_label(lang: str, row: ChartRow) -> str:
 
 
 def _draw(ax: Axes, lang: str, rows: Sequence[ChartRow], labels: Sequence[str]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     positions = list(range(len(rows)))
     lefts = [0] * len(rows)
     for index, colour in enumerate(COLOURS):
@@ -131,6 +129,11 @@ def _draw(ax: Axes, lang: str, rows: Sequence[ChartRow], labels: Sequence[str]) 
 
 def render_chart(lang: str, rows: Sequence[ChartRow], *, day: date, units_total: int | None = None) -> bytes:
     """The PNG of `rows` (from `chart_rows`), titled in `lang` with the local date `day`."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     top = [row for row in rows if not row.summary]
     others = [row for row in rows if row.summary]
     units_total = units_total if units_total is not None else sum(row.units for row in rows)

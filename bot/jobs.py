@@ -18,6 +18,8 @@ sender's next look (at most `SenderOptions.poll_interval` later). Time comes fro
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -183,7 +185,9 @@ class Jobs:
             now=services.now(),
             default_language=settings.default_language,
         )
-        await plan_digests(services.db, settings=settings, now=services.now())
+        queued_digests = await plan_digests(services.db, settings=settings, now=services.now())
+        if result.evaluated > TRIM_AFTER_EVALUATED or queued_digests:
+            release_memory()
         self.plan_ticks += 1
         log.debug("planning tick: %s", result)
         self.wake()
@@ -202,7 +206,8 @@ def install_jobs(
     application.bot_data[JOBS_KEY] = jobs
     if application.job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
-    application.job_queue.run_once(_start, when=0, name="qmsbot-start-leader")
+    # However late the job queue gets to it (a slow start), the leader must start: no misfire grace limit.
+    application.job_queue.run_once(_start, when=0, name="qmsbot-start-leader", job_kwargs={"misfire_grace_time": None})
     jobs.leader_jobs.append(("broadcast reports", REPORT_INTERVAL_SECONDS, _report_broadcasts))
     return jobs
 
@@ -217,6 +222,19 @@ async def _report_broadcasts(application: Application) -> None:  # type: ignore[
     )
     if queued:
         notify_outbox(application)
+
+
+TRIM_AFTER_EVALUATED = 10_000  # a tick that looked at this many commitments leaves much freed memory behind
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the system after a large tick or the digests, so that the next big piece of
+    work starts from a small process rather than on top of the last one's high-water mark (glibc only)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 async def _start(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,7 +10,6 @@ from telegram import Document
 from bot.commands import BY_NAME
 from bot.render import esc, fmt_datetime
 from handlers.base import Request, UserError, command, expect_args
-from storage.register_export import export_register
 from storage.register_import import import_sources, render_report
 
 REGISTER_SUFFIXES = (".csv", ".xlsx")
@@ -26,6 +25,8 @@ def is_register_file(document: Document | None) -> bool:
 async def export(req: Request) -> None:
     expect_args(req, BY_NAME["export"], 0, 0)
     services = req.services
+    from storage.register_export import export_register  # openpyxl is loaded when a secretary needs it
+
     progress = await req.reply(req.tr("Preparing the register as an Excel file…"))
     buffer = io.BytesIO()
     await export_register(services.db, buffer, tz=services.settings.tz, lang=req.lang)

@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -116,17 +119,20 @@ def _texts(
 
 async def render_committee(data: CommitteeData, languages: Iterable[str]) -> dict[str, tuple[str, str, bytes | None]]:
     """Text, chart caption and chart PNG (None when no unit has anything to draw) of each language."""
-    from bot.digest_chart import chart_rows, render_chart  # matplotlib: imported when a digest is built
+    from bot.digest_chart import chart_rows, render_chart
 
     rows = chart_rows(data.active_units)
     rendered: dict[str, tuple[str, str, bytes | None]] = {}
-    for lang in sorted(set(languages)):
-        chart = None
-        if rows:
-            chart = await asyncio.to_thread(
-                render_chart, lang, rows, day=data.window.today, units_total=len(data.active_units)
-            )
-        rendered[lang] = (committee_digest_text(lang, data), chart_caption(lang, data), chart)
+    # The charts are drawn in a short-lived process of their own: matplotlib and its figures would otherwise
+    # stay in the bot's memory for the rest of its life (~50 MB) for a picture made once a week.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        loop = asyncio.get_running_loop()
+        for lang in sorted(set(languages)):
+            chart = None
+            if rows:
+                draw = partial(render_chart, lang, rows, day=data.window.today, units_total=len(data.active_units))
+                chart = await loop.run_in_executor(pool, draw)
+            rendered[lang] = (committee_digest_text(lang, data), chart_caption(lang, data), chart)
     return rendered
 
 
