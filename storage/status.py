@@ -77,6 +77,29 @@ async def _bump(session: AsyncSession, commitment: Commitment, expected_version:
     return True
 
 
+def _refuse(commitment: Commitment, expected_version: int | None) -> Change | None:
+    """Why a done or progress update cannot apply (closed, or a button made for an older version), if it cannot."""
+    if commitment.status == Status.DONE:
+        return Change(Outcome.ALREADY_DONE, commitment)
+    if commitment.status == Status.CANCELLED:
+        return Change(Outcome.CLOSED, commitment)
+    if expected_version is not None and expected_version != commitment.version:
+        return Change(Outcome.STALE, commitment)
+    return None
+
+
+def _event(session: AsyncSession, commitment: Commitment, *, at: datetime, action: str, **details: object) -> None:
+    """One event about `commitment`, in the caller's transaction."""
+    events.record(
+        session,
+        at=at,
+        action=action,
+        commitment_id=commitment.id,
+        unit_id=commitment.unit_id,
+        **details,  # type: ignore[arg-type]
+    )
+
+
 async def _reload(session: AsyncSession, commitment: Commitment) -> Commitment:
     await session.refresh(commitment)
     return commitment
@@ -92,12 +115,8 @@ async def mark_done(
     note: str = "",
     expected_version: int | None = None,
 ) -> Change:
-    if commitment.status == Status.DONE:
-        return Change(Outcome.ALREADY_DONE, commitment)
-    if commitment.status == Status.CANCELLED:
-        return Change(Outcome.CLOSED, commitment)
-    if expected_version is not None and expected_version != commitment.version:
-        return Change(Outcome.STALE, commitment)
+    if (refused := _refuse(commitment, expected_version)) is not None:
+        return refused
     old = commitment.status
     if not await _bump(
         session, commitment, expected_version, status=Status.DONE, done_at=now, updated_at=now, progress=100
@@ -105,13 +124,12 @@ async def mark_done(
         fresh = await _reload(session, commitment)
         return Change(Outcome.ALREADY_DONE if fresh.status == Status.DONE else Outcome.STALE, fresh)
     late = now.astimezone(tz).date() > commitment.due_date
-    events.record(
+    _event(
         session,
+        commitment,
         at=now,
         action="done_late" if late else "done",
         actor_id=actor_id,
-        commitment_id=commitment.id,
-        unit_id=commitment.unit_id,
         field="status",
         old_value=old.value,
         new_value=Status.DONE.value,
@@ -198,12 +216,8 @@ async def set_progress(
     note: str = "",
     expected_version: int | None = None,
 ) -> Change:
-    if commitment.status == Status.DONE:
-        return Change(Outcome.ALREADY_DONE, commitment)
-    if commitment.status == Status.CANCELLED:
-        return Change(Outcome.CLOSED, commitment)
-    if expected_version is not None and expected_version != commitment.version:
-        return Change(Outcome.STALE, commitment)
+    if (refused := _refuse(commitment, expected_version)) is not None:
+        return refused
     if commitment.status == Status.IN_PROGRESS and commitment.progress == percent and not note:
         return Change(Outcome.UNCHANGED, commitment)
     old = f"{commitment.status.value} {commitment.progress}%"
@@ -214,13 +228,12 @@ async def set_progress(
         if fresh.status == Status.IN_PROGRESS and fresh.progress == percent:
             return Change(Outcome.UNCHANGED, fresh)
         return Change(Outcome.ALREADY_DONE if fresh.status == Status.DONE else Outcome.STALE, fresh)
-    events.record(
+    _event(
         session,
+        commitment,
         at=now,
         action="progress",
         actor_id=actor_id,
-        commitment_id=commitment.id,
-        unit_id=commitment.unit_id,
         field="progress",
         old_value=old,
         new_value=f"{Status.IN_PROGRESS.value} {percent}%",
@@ -233,13 +246,12 @@ async def add_note(
     session: AsyncSession, *, commitment: Commitment, text: str, actor_id: int | None, now: datetime
 ) -> Change:
     commitment.updated_at = now
-    events.record(
+    _event(
         session,
+        commitment,
         at=now,
         action="note",
         actor_id=actor_id,
-        commitment_id=commitment.id,
-        unit_id=commitment.unit_id,
         note=text,
     )
     return Change(Outcome.CHANGED, commitment)
@@ -253,13 +265,12 @@ async def reopen(
     new_status = Status.OPEN
     if not await _bump(session, commitment, None, status=new_status, done_at=None, progress=0, updated_at=now):
         return Change(Outcome.STALE, await _reload(session, commitment))
-    events.record(
+    _event(
         session,
+        commitment,
         at=now,
         action="reopened",
         actor_id=actor_id,
-        commitment_id=commitment.id,
-        unit_id=commitment.unit_id,
         field="status",
         old_value=Status.DONE.value,
         new_value=new_status.value,
@@ -296,13 +307,12 @@ async def add_evidence(
     )
     session.add(evidence)
     await session.flush()
-    events.record(
+    _event(
         session,
+        commitment,
         at=now,
         action="evidence",
         actor_id=actor_id,
-        commitment_id=commitment.id,
-        unit_id=commitment.unit_id,
         field="file",
         new_value=file_name or media,
         note=note,
@@ -361,13 +371,12 @@ async def request_extension(
             await session.flush()
     except IntegrityError:
         return Change(Outcome.PENDING_EXISTS, commitment)
-    events.record(
+    _event(
         session,
+        commitment,
         at=now,
         action="extension_requested",
         actor_id=actor_id,
-        commitment_id=commitment.id,
-        unit_id=commitment.unit_id,
         field="due_date",
         old_value=commitment.due_date.isoformat(),
         new_value=new_due.isoformat(),
@@ -400,13 +409,12 @@ async def decide_extension(
         return Change(Outcome.DECIDED, commitment, request)
     assert commitment is not None
     if closed:
-        events.record(
+        _event(
             session,
+            commitment,
             at=now,
             action="extension_rejected",
             actor_id=actor_id,
-            commitment_id=commitment.id,
-            unit_id=commitment.unit_id,
             field="due_date",
             old_value=commitment.due_date.isoformat(),
             new_value=request.new_due.isoformat(),
@@ -418,25 +426,23 @@ async def decide_extension(
         # The decision is claimed; the deadline moves even if the row changed meanwhile (e.g. a progress note).
         while not await _bump(session, commitment, None, due_date=request.new_due, updated_at=now):
             await _reload(session, commitment)
-        events.record(
+        _event(
             session,
+            commitment,
             at=now,
             action="extension_approved",
             actor_id=actor_id,
-            commitment_id=commitment.id,
-            unit_id=commitment.unit_id,
             field="due_date",
             old_value=old_due.isoformat(),
             new_value=request.new_due.isoformat(),
         )
     else:
-        events.record(
+        _event(
             session,
+            commitment,
             at=now,
             action="extension_rejected",
             actor_id=actor_id,
-            commitment_id=commitment.id,
-            unit_id=commitment.unit_id,
             field="due_date",
             old_value=commitment.due_date.isoformat(),
             new_value=request.new_due.isoformat(),
