@@ -421,32 +421,21 @@ async def decide_extension(
             note=commitment.status.value,
         )
         return Change(Outcome.CLOSED, commitment, request)
+    old_due = commitment.due_date
     if approve:
-        old_due = commitment.due_date
         # The decision is claimed; the deadline moves even if the row changed meanwhile (e.g. a progress note).
         while not await _bump(session, commitment, None, due_date=request.new_due, updated_at=now):
             await _reload(session, commitment)
-        _event(
-            session,
-            commitment,
-            at=now,
-            action="extension_approved",
-            actor_id=actor_id,
-            field="due_date",
-            old_value=old_due.isoformat(),
-            new_value=request.new_due.isoformat(),
-        )
-    else:
-        _event(
-            session,
-            commitment,
-            at=now,
-            action="extension_rejected",
-            actor_id=actor_id,
-            field="due_date",
-            old_value=commitment.due_date.isoformat(),
-            new_value=request.new_due.isoformat(),
-        )
+    _event(
+        session,
+        commitment,
+        at=now,
+        action="extension_approved" if approve else "extension_rejected",
+        actor_id=actor_id,
+        field="due_date",
+        old_value=old_due.isoformat(),
+        new_value=request.new_due.isoformat(),
+    )
     return Change(Outcome.CHANGED, commitment, request)
 
 
