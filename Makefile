@@ -19,7 +19,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 # python3.11 if present, else python3; the venv recipe checks that it is 3.11 or newer.
 PYTHON  ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3)
-PACKAGES := bot handlers scheduler storage sandbox
+PACKAGES := core storage texts scheduler handlers bot sandbox
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

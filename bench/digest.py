@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from bench.data import Shape, build_register
-from bot.settings import load_settings
+from core.settings import load_settings
 from scheduler.digest import DIGEST_KIND, STATE_UNITS, UNIT_DIGEST_KIND, build_digest_for, plan_digests
 from storage.db import Database
 from storage.members import resolve_actor

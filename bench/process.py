@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from bench import BELOW_TARGET
 from bench.data import Shape, build_register
 from bench.sender import TOKEN, BotProcess, bot_env, first_poll
-from sandbox.emulator import Emulator, FloodLimits
+from sandbox.emulator.server import Emulator, FloodLimits
 from storage.db import Database
 from storage.models import OutboxMessage, Person
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from sqlalchemy import delete
 
 from bench import BELOW_TARGET
-from sandbox.emulator import Emulator, FloodLimits
+from sandbox.emulator.server import Emulator, FloodLimits
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.outbox import Outgoing, enqueue

@@ -20,12 +20,10 @@ from telegram.ext import (
 )
 from telegram.ext import filters as f
 
-from bot.commands import Audience, menu
-from bot.i18n import normalise_language, t, t_text
-from bot.jobs import install_jobs
+from bot.jobs import install_jobs, notify_outbox
 from bot.ratelimit import TelegramRateLimiter
-from bot.services import Services
-from bot.settings import Settings
+from core.i18n import normalise_language, t, t_text
+from core.settings import Settings
 from handlers import (
     add,
     broadcast,
@@ -41,6 +39,8 @@ from handlers import (
     tasks,
     units,
 )
+from handlers.commands import Audience, menu
+from handlers.services import Services
 from storage.db import Database
 from storage.members import bootstrap_roles, committee, get_person
 
@@ -88,6 +88,7 @@ def build_application(
     register_handlers(application)
     if jobs:  # the planner and the sender; tests of chat alone leave them out
         install_jobs(application)
+        services.wake = lambda: notify_outbox(application)
     return application
 
 

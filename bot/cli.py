@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 from storage.db import Database
 
 log = logging.getLogger("qmsbot")
@@ -103,8 +103,8 @@ async def _export(settings: Settings, path: Path) -> int:
 
 
 async def _schedule(settings: Settings, days_text: str, now_text: str | None) -> int:
-    from bot.i18n import t_text
-    from bot.render_notices import schedule_lines
+    from core.i18n import t_text
+    from texts.notices import schedule_lines
 
     lang = settings.default_language
     days_text = days_text.strip()
@@ -201,13 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "db":
             return asyncio.run(_upgrade(settings))
         if args.command == "sandbox":
+            from bot.runtime import sandbox_runner
+
             if args.terminal:
-                from sandbox.terminal import run_sandbox
+                from sandbox.demo.terminal import run_sandbox
 
-                return run_sandbox(settings, db_path=args.db)
-            from sandbox.webchat import run_webchat
+                return run_sandbox(settings, sandbox_runner(), db_path=args.db)
+            from sandbox.demo.webchat import run_webchat
 
-            return run_webchat(settings, db_path=args.db, port=args.port)
+            return run_webchat(settings, sandbox_runner(), db_path=args.db, port=args.port)
     except Fatal as error:
         print(error, file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ from typing import Any
 
 from telegram.ext import Application, ContextTypes
 
-from bot.services import Services
+from handlers.services import Services
 from scheduler.calendar import WorkCalendar
 from scheduler.digest import plan_digests
 from scheduler.locks import LeaderLock

@@ -8,7 +8,8 @@ from datetime import datetime
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.settings import Settings
+from core.settings import Settings
+from sandbox.demo.world import BotRunner
 from storage.db import Database
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
@@ -41,3 +42,12 @@ async def stop_bot(application: Application) -> None:  # type: ignore[type-arg]
     if application.running:
         await application.stop()
     await application.shutdown()
+
+
+def sandbox_runner() -> BotRunner:
+    """The real bot for the sandbox's demo (web chat, terminal)."""
+
+    async def start(settings: Settings, db: Database, clock: Callable[[], datetime]) -> Application:  # type: ignore[type-arg]
+        return await start_bot(settings, db, clock=clock)
+
+    return BotRunner(start=start, stop=stop_bot)

@@ -18,15 +18,15 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import BY_NAME
-from bot.i18n import t_text
-from bot.render import esc, fmt_date, kind_label, shorten
+from core.i18n import t_text
 from handlers.base import Request, UsageError, UserError, answer_user_error, build_request, command, refusal
+from handlers.commands import BY_NAME
 from handlers.notify import replan_commitments
 from handlers.status import parse_new_date
 from storage.models import Kind
 from storage.register import find_unit
 from storage.status import add_commitment
+from texts.render import esc, fmt_date, kind_label, shorten
 
 UNIT, TITLE, KIND, DUE, BASIS = range(5)
 TITLE_LIMIT = 500

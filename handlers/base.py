@@ -1,7 +1,7 @@
 """What every chat handler does the same way: who is asking, in which language, may they, and replying.
 
 A handler is `async def handler(req: Request) -> None` wrapped by `@command("name")`: the wrapper
-resolves the sender's memberships (authorisation lives here and in bot.commands, nowhere else), refuses
+resolves the sender's memberships (authorisation lives here and in handlers.commands, nowhere else), refuses
 what the sender may not run, and turns a `UserError` into a short localised answer.
 """
 
@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
-from bot.commands import BY_NAME, Audience, CommandSpec, allowed
-from bot.i18n import normalise_language, t
-from bot.render import split_message
-from bot.services import Services
+from core.i18n import normalise_language, t
+from handlers.commands import BY_NAME, Audience, CommandSpec, allowed
+from handlers.services import Services
 from storage.members import Actor, resolve_actor, touch_person
 from storage.models import Commitment, Unit
 from storage.register import get_commitment
+from texts.render import split_message
 
 log = logging.getLogger(__name__)
 

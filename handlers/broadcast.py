@@ -7,13 +7,13 @@ import re
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
 
-from bot.commands import BY_NAME
-from bot.keyboards import BroadcastPress, broadcast_keyboard
-from bot.render import broadcast_parts, broadcast_preview, esc
 from handlers.base import Request, UsageError, UserError, command, tail_text
+from handlers.commands import BY_NAME
 from handlers.notify import wake_sender
 from storage import broadcasts
 from storage.models import BroadcastStatus
+from texts.keyboards import BroadcastPress, broadcast_keyboard
+from texts.render import broadcast_parts, broadcast_preview, esc
 
 UNITS = re.compile(r"@([A-Za-z0-9_.\-]{1,32}(?:,[A-Za-z0-9_.\-]{1,32})*)")
 

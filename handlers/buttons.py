@@ -12,19 +12,10 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.commands import BY_NAME
-from bot.i18n import t
-from bot.keyboards import (
-    BroadcastPress,
-    CommitmentPress,
-    DecisionPress,
-    EvidencePress,
-    commitment_keyboard,
-    parse_callback,
-)
-from bot.render import commitment_card, esc, fmt_date, shorten
+from core.i18n import t
 from handlers.base import Request, build_request, refusal
 from handlers.broadcast import broadcast_press
+from handlers.commands import BY_NAME
 from handlers.notify import replan_commitments, wake_sender
 from handlers.status import OUTCOME_TEXTS
 from storage.events import history
@@ -32,6 +23,15 @@ from storage.models import Commitment, Evidence, Kind, Person, Unit
 from storage.outbox import Outgoing, enqueue
 from storage.register import get_commitment
 from storage.status import Change, Outcome, decide_extension, evidence_of, mark_done, set_progress
+from texts.keyboards import (
+    BroadcastPress,
+    CommitmentPress,
+    DecisionPress,
+    EvidencePress,
+    commitment_keyboard,
+    parse_callback,
+)
+from texts.render import commitment_card, esc, fmt_date, shorten
 
 ANSWER_LIMIT = 200  # Telegram's limit for a callback answer
 

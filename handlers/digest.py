@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from telegram import InputFile
 
-from bot.commands import BY_NAME
 from handlers.base import Request, command, expect_args
+from handlers.commands import BY_NAME
 from scheduler.digest import build_digest_for
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.commands import BY_NAME
-from bot.render import esc
 from handlers.base import build_request, refusal
+from handlers.commands import BY_NAME
+from texts.render import esc
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

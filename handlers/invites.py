@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.commands import BY_NAME
-from bot.render import esc, fmt_datetime
 from handlers.base import Request, UsageError, UserError, command, expect_args
+from handlers.commands import BY_NAME
 from storage.invites import create_invite
 from storage.models import Role
 from storage.register import find_unit
+from texts.render import esc, fmt_datetime
 
 UNIT_ROLE_WORDS = {"focal": Role.FOCAL, "head": Role.HEAD}
 

@@ -1,7 +1,7 @@
 """`my_chat_member` updates: a user blocked the bot (unreachable) or unblocked it (reachable again).
 
 Telegram sends one when a user blocks or unblocks the bot in their private chat, and when the bot is added to
-or removed from a group. Blocking has the same effect as a 403 from the sender (scheduler.sender
+or removed from a group. Blocking has the same effect as a 403 from the sender (scheduler.unreachable
 `mark_unreachable`): the person's pending messages are kept as blocked and the secretaries are told once.
 Unblocking makes them reachable: new messages flow (the planner catches up on their open commitments),
 the blocked ones are not resent.
@@ -14,9 +14,9 @@ import logging
 from telegram import ChatMember, Update
 from telegram.ext import ChatMemberHandler, ContextTypes
 
-from bot.jobs import notify_outbox
-from bot.services import Services
-from scheduler.sender import mark_unreachable
+from handlers.notify import wake_sender
+from handlers.services import Services
+from scheduler.unreachable import mark_unreachable
 from storage.members import get_person
 from storage.planning import replan
 
@@ -57,7 +57,7 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             # The planner sends them the latest due reminder of each open commitment at its next tick.
             await replan(session, person_ids=[person.id])
             log.info("%s unblocked the bot", chat.id)
-    notify_outbox(context.application)
+    wake_sender(context.application)
 
 
 def handler() -> ChatMemberHandler[ContextTypes.DEFAULT_TYPE, None]:

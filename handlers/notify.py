@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
+from handlers.services import Services
 from storage.models import Person
 from storage.outbox import Outgoing
 
@@ -49,8 +50,5 @@ async def replan_commitments(session: AsyncSession, *, commitment_ids: Iterable[
 
 def wake_sender(application: Application) -> None:  # type: ignore[type-arg]
     """Messages were queued: let the sender go now rather than at its next poll."""
-    try:
-        from bot.jobs import notify_outbox
-    except ImportError:  # the sender polls anyway
-        return
-    notify_outbox(application)
+    services: Services = application.bot_data["services"]
+    services.wake()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.commands import BY_NAME
-from bot.render import esc, fmt_date, shorten
 from handlers.base import Request, command, expect_args
+from handlers.commands import BY_NAME
 from storage.register import overdue_commitments
+from texts.render import esc, fmt_date, shorten
 
 LIMIT = 500  # beyond this a chat list stops being useful: /export has everything
 

@@ -7,10 +7,10 @@ from pathlib import PurePath
 
 from telegram import Document
 
-from bot.commands import BY_NAME
-from bot.render import esc, fmt_datetime
 from handlers.base import Request, UserError, command, expect_args
+from handlers.commands import BY_NAME
 from storage.register_import import import_sources, render_report
+from texts.render import esc, fmt_datetime
 
 REGISTER_SUFFIXES = (".csv", ".xlsx")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # what a bot may download from Telegram

@@ -8,13 +8,13 @@ import re
 from telegram import BotCommandScopeChat
 from telegram.error import TelegramError
 
-from bot.commands import BY_NAME, Audience, commands_for, menu
-from bot.i18n import LANGUAGES, N_
-from bot.render import esc
+from core.i18n import LANGUAGES, N_
 from handlers.base import Request, UsageError, command, refreshed_actor
+from handlers.commands import BY_NAME, Audience, commands_for, menu
 from storage.invites import Redeem, redeem_invite
 from storage.members import set_language
 from storage.models import Role
+from texts.render import esc
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,8 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message
 
-from bot.commands import BY_NAME, CommandSpec
-from bot.i18n import N_, t
-from bot.keyboards import CommitmentPress, decision_keyboard, parse_callback
-from bot.render import esc, fmt_date, shorten
-from bot.settings import MAX_YEAR, MIN_YEAR, DateOutOfRange, parse_date
+from core.dates import MAX_YEAR, MIN_YEAR, DateOutOfRange, parse_date
+from core.i18n import N_, t
 from handlers.base import (
     Request,
     UsageError,
@@ -22,6 +19,7 @@ from handlers.base import (
     tail_text,
     visible_commitment,
 )
+from handlers.commands import BY_NAME, CommandSpec
 from handlers.notify import outgoing_to_committee, replan_commitments, wake_sender
 from handlers.register_files import import_document, is_register_file
 from storage.members import committee
@@ -37,6 +35,8 @@ from storage.status import (
     request_extension,
     set_progress,
 )
+from texts.keyboards import CommitmentPress, decision_keyboard, parse_callback
+from texts.render import esc, fmt_date, shorten
 
 NOTE_LIMIT = 20_000  # stored whole; only the display is shortened
 

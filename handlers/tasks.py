@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
-from bot.commands import BY_NAME
-from bot.keyboards import commitment_keyboard, with_evidence
-from bot.render import commitment_line, esc, task_view
 from handlers.base import Request, UserError, command, expect_args, parse_commitment_id, visible_commitment
+from handlers.commands import BY_NAME
 from storage.events import history
 from storage.models import Commitment, Event, Evidence, Unit
 from storage.register import count_open, find_unit, open_commitments
 from storage.status import evidence_of
+from texts.keyboards import commitment_keyboard, with_evidence
+from texts.render import commitment_line, esc, task_view
 
 LIST_LIMIT = 50
 

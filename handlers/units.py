@@ -3,12 +3,12 @@ unreachable people and failed deliveries are shown too, so nothing is dropped si
 
 from __future__ import annotations
 
-from bot.commands import BY_NAME
-from bot.render import esc, person_name, shorten
 from handlers.base import Request, command, expect_args
+from handlers.commands import BY_NAME
 from storage.digest_data import DigestWindow, failed_deliveries
 from storage.models import Person
 from storage.register import unit_summaries
+from texts.render import esc, person_name, shorten
 
 UNIT_LIMIT = 200  # a national register has 30,000 units: past this, the counts and /export say the rest
 FAILED_LIMIT = 10

@@ -42,16 +42,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import normalise_language
-from bot.render import split_message
-from bot.render_digest import chart_caption, committee_digest_text, nothing_due_text, unit_digest_text
-from bot.settings import DigestSchedule, Settings
+from core.i18n import normalise_language
+from core.settings import DigestSchedule, Settings
 from storage import digest_data, planning
 from storage.db import Database
 from storage.digest_data import CommitteeData, DigestItem, DigestWindow
 from storage.members import Actor
 from storage.models import OutboxMessage, Unit
 from storage.outbox import Outgoing, enqueue
+from texts.digest import chart_caption, committee_digest_text, nothing_due_text, unit_digest_text
+from texts.render import split_message
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _texts(
 
 async def render_committee(data: CommitteeData, languages: Iterable[str]) -> dict[str, tuple[str, str, bytes | None]]:
     """Text, chart caption and chart PNG (None when no unit has anything to draw) of each language."""
-    from bot.digest_chart import chart_rows, render_chart
+    from texts.chart import chart_rows, render_chart
 
     rows = chart_rows(data.active_units)
     rendered: dict[str, tuple[str, str, bytes | None]] = {}

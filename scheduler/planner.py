@@ -65,9 +65,7 @@ from typing import TYPE_CHECKING, Any, cast
 import holidays
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import normalise_language
-from bot.keyboards import commitment_keyboard
-from bot.render_notices import escalation_text, no_focal_text, reminder_text
+from core.i18n import normalise_language
 from scheduler.calendar import WorkCalendar
 from scheduler.policy import (
     ESCALATION,
@@ -85,6 +83,8 @@ from storage import planning
 from storage.models import Commitment
 from storage.outbox import Outgoing, enqueue
 from storage.planning import PersonInfo, PlanRow, UnitInfo, UnitPeople, replan
+from texts.keyboards import commitment_keyboard
+from texts.notices import escalation_text, no_focal_text, reminder_text
 
 if TYPE_CHECKING:
     from storage.db import Database

@@ -52,7 +52,7 @@ from scheduler.calendar import WorkCalendar
 from storage.models import Kind, Status
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from core.settings import Settings
 
 SlotKind = Literal["before", "due", "overdue", "escalation"]
 Audience = Literal["focal", "escalation"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.render import broadcast_report, person_label, split_message
 from storage import broadcasts
 from storage.db import Database
 from storage.models import OutboxStatus, Person
 from storage.outbox import Outgoing, enqueue
+from texts.render import broadcast_report, person_label, split_message
 
 OUTCOMES = {OutboxStatus.SENT: "sent", OutboxStatus.BLOCKED: "blocked", OutboxStatus.FAILED: "failed"}
 

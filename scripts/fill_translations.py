@@ -1,4 +1,4 @@
-"""Fill Vietnamese translations into bot/locale/vi/bot.po from a Python dict file (msgid → msgstr).
+"""Fill Vietnamese translations into core/locale/vi/bot.po from a Python dict file (msgid → msgstr).
 
 Usage: python scripts/fill_translations.py TRANSLATIONS.py   (the file defines VI = {...})
 """

@@ -10,7 +10,7 @@ Definitions, as of `now` (aware) in `tz`; `today` is the local date:
 - due soon: open and due from today to today + 7 (the committee digest); a unit's own list takes the open ones
   due up to today + 14, overdue included;
 - done last week: status done with `done_at` in the 7 days up to `now`;
-- on time: done on or before the due date, the day of `done_at` taken in local time (as bot.render.status_label
+- on time: done on or before the due date, the day of `done_at` taken in local time (as texts.render.status_label
   says "done late"). The rate is among those done; a done row without `done_at` is left out of it.
   PostgreSQL converts with the zone itself; SQLite with the zone's UTC offset at `now` (exact for zones without
   daylight saving such as Asia/Ho_Chi_Minh; elsewhere a task done within an hour of midnight on a day the offset

@@ -25,7 +25,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
-from bot.i18n import N_, t_text
+from core.i18n import N_, t_text
 from storage.db import Database
 from storage.models import Commitment, Event, Person, Status, Unit
 from storage.register_files import COMMITMENT_COLUMNS, UNIT_COLUMNS

@@ -29,8 +29,8 @@ from typing import Any, Generic, Literal, TypeVar
 from dateutil.rrule import DAILY, rrule, rrulestr
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot.i18n import N_
-from bot.settings import MAX_YEAR, MIN_YEAR, DateOutOfRange, NotADate, check_date_range, parse_date
+from core.dates import MAX_YEAR, MIN_YEAR, DateOutOfRange, NotADate, check_date_range, parse_date
+from core.i18n import N_
 from storage.models import Kind
 
 TableKind = Literal["units", "commitments"]
@@ -52,7 +52,7 @@ TEXT_MAX = 200  # legal_basis, source, recurrence (the database columns' width)
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")
 
-# Reasons a row or a file is wrong (translated in bot/locale/*/register.po).
+# Reasons a row or a file is wrong (translated in core/locale/*/register.po).
 MSG_NOT_UTF8 = N_("the file is not UTF-8 text: save it as “CSV UTF-8” and send it again")
 MSG_EMPTY_FILE = N_("the file is empty")
 MSG_OLD_XLS = N_("old .xls workbooks cannot be read: save it as .xlsx or “CSV UTF-8”")
@@ -153,7 +153,7 @@ def _text(value: object) -> str:
 def parse_due(value: object) -> date:
     """A due date: a date/datetime cell, or text DD/MM/YYYY or YYYY-MM-DD that names a real day.
 
-    The same rule as everywhere else (bot.settings.parse_date): the year is between MIN_YEAR and MAX_YEAR,
+    The same rule as everywhere else (core.settings.parse_date): the year is between MIN_YEAR and MAX_YEAR,
     for date cells too.
     """
     if isinstance(value, datetime | date):

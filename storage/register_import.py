@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, t, t_text
+from core.i18n import N_, t, t_text
 from storage.db import Database
 from storage.models import Commitment, Event, Kind, Status, Unit
 from storage.register_files import (

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from scheduler.recurrence import RecurrenceError, next_occurrence
+from core.recurrence import RecurrenceError, next_occurrence
 from storage import events
 from storage.models import (
     Commitment,

@@ -106,7 +106,7 @@ async def test_run_brings_an_empty_database_up_and_polls(tmp_path: Path) -> None
 
     from sqlalchemy import inspect
 
-    from sandbox.emulator import Emulator
+    from sandbox.emulator.server import Emulator
     from storage.db import Database
 
     emulator = Emulator(token="123456:RUN-TOKEN")

@@ -11,9 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.digest_chart import MAX_BARS, chart_rows, render_chart
-from bot.render import TELEGRAM_TEXT_LIMIT
-from bot.settings import DigestSchedule, Settings, load_settings
+from core.settings import DigestSchedule, Settings, load_settings
 from scheduler.digest import build_digest_for, latest_slot, plan_digests
 from storage.db import Database
 from storage.digest_data import MOOT_ERRORS
@@ -31,6 +29,8 @@ from storage.models import (
     Status,
     Unit,
 )
+from texts.chart import MAX_BARS, chart_rows, render_chart
+from texts.render import TELEGRAM_TEXT_LIMIT
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 CREATED = datetime(2026, 11, 1, tzinfo=UTC)

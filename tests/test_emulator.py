@@ -15,7 +15,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from sandbox.emulator import Emulator, EmulatorError, FloodLimits
+from sandbox.emulator.server import Emulator, EmulatorError, FloodLimits
 
 AN = 1001  # a focal point who has started the bot
 BINH = 1002  # a secretary who never started it

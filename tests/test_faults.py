@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from sandbox.emulator import Emulator, FloodLimits
+from sandbox.emulator.server import Emulator, FloodLimits
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus, Person
 from tests.e2e.harness import SECRETARY, make_harness

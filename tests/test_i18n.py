@@ -6,8 +6,8 @@ import string
 
 import pytest
 
-from bot.i18n import LANGUAGES, read_catalog, t
-from bot.i18n_catalog import extract_messages, missing
+from core.i18n import LANGUAGES, read_catalog, t
+from core.i18n_catalog import extract_messages, missing
 
 
 def _fields(text: str) -> set[str]:
@@ -22,7 +22,7 @@ def test_messages_are_found_in_the_code() -> None:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_message_has_a_translation(lang: str) -> None:
-    assert missing(lang) == [], f"untranslated in {lang}: run python -m bot.i18n_catalog"
+    assert missing(lang) == [], f"untranslated in {lang}: run python -m core.i18n_catalog"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from sandbox.emulator import Emulator
+from sandbox.emulator.server import Emulator
 from scheduler.locks import LeaderLock
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.settings import Settings
+from core.recurrence import RecurrenceError, next_occurrence, validate_rrule
+from core.settings import Settings
 from scheduler.calendar import WorkCalendar
 from scheduler.policy import (
     ESCALATION,
@@ -26,7 +27,6 @@ from scheduler.policy import (
     next_slot_after,
     slots_between,
 )
-from scheduler.recurrence import RecurrenceError, next_occurrence, validate_rrule
 from storage.models import Kind, Status
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")

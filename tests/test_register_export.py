@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-import bot.i18n
+import core.i18n
 from storage.db import Database
 from storage.events import record
 from storage.models import Commitment, Event, Person, Status, Unit
@@ -246,7 +246,7 @@ async def test_export_status_labels_are_plain_text(
     db: Database, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A translation may contain & < > (none does today): a spreadsheet cell shows it as written, not escaped.
-    real = bot.i18n.translations
+    real = core.i18n.translations
 
     class Ampersand:
         def __init__(self, lang: str) -> None:
@@ -256,7 +256,7 @@ async def test_export_status_labels_are_plain_text(
             return "R&D <" + self.catalog.gettext(msgid)
 
     await import_sources(db, sample_sources(), now=now)
-    monkeypatch.setattr(bot.i18n, "translations", Ampersand)
+    monkeypatch.setattr(core.i18n, "translations", Ampersand)
     book = sheets(await export_bytes(db, lang="en"))
     assert {row[8] for row in book["commitments"][1:]} == {"R&D <not started"}
 

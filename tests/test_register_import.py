@@ -13,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import bot.i18n
+import core.i18n
 import storage.register_export as register_export
 import storage.register_files as register_files
 import storage.register_import as register_import
-from bot.i18n import LOCALE_DIR, translations
-from bot.settings import parse_date
+from core.dates import parse_date
+from core.i18n import LOCALE_DIR, translations
 from storage.db import Database
 from storage.models import Commitment, Event, Kind, Status, Unit
 from storage.register_files import (
@@ -502,7 +502,7 @@ def test_impossible_days_are_named_as_such(day: int, month: int, year: int) -> N
 
 @given(st.one_of(st.integers(1, 1999), st.integers(2101, 9999)))
 def test_due_years_outside_2000_to_2100_are_refused(year: int) -> None:
-    # The same rule as the chat commands (bot.settings.parse_date): a year such as 9999 would make the
+    # The same rule as the chat commands (core.dates.parse_date): a year such as 9999 would make the
     # reminders' date arithmetic overflow.
     for text in (f"01/06/{year:04d}", f"{year:04d}-06-01"):
         with pytest.raises(RowError) as error:
@@ -604,7 +604,7 @@ def test_render_report_limit_and_html() -> None:
 
 def test_render_report_is_plain_text_unless_html(monkeypatch: pytest.MonkeyPatch) -> None:
     # A translation may contain & < > (none does today): the command line shows it as written, the chat escaped.
-    real = bot.i18n.translations
+    real = core.i18n.translations
 
     class Ampersand:
         def __init__(self, lang: str) -> None:
@@ -613,7 +613,7 @@ def test_render_report_is_plain_text_unless_html(monkeypatch: pytest.MonkeyPatch
         def gettext(self, msgid: str) -> str:
             return "R&D <" + self.catalog.gettext(msgid)
 
-    monkeypatch.setattr(bot.i18n, "translations", Ampersand)
+    monkeypatch.setattr(core.i18n, "translations", Ampersand)
     report = ImportReport(problems=[Problem("a&b.csv", 2, "title", MSG_TITLE_EMPTY)])
     plain = render_report(report, "en").splitlines()
     assert plain[0].startswith("R&D <Nothing was imported")

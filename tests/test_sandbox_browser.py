@@ -20,10 +20,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from bot.i18n import t_text
-from bot.settings import load_settings
-from sandbox.webchat import WebChat, start_webchat
-from sandbox.world import SECRETARY_ID, World, start_world
+from bot.runtime import sandbox_runner
+from core.i18n import t_text
+from core.settings import load_settings
+from sandbox.demo.webchat import WebChat, start_webchat
+from sandbox.demo.world import SECRETARY_ID, World, start_world
 
 CHROMIUM = Path(os.environ.get("QMSBOT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -71,7 +72,7 @@ def _require_browser() -> None:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[World, WebChat]]:
-    world = await start_world(load_settings(_env_file=None), db_path=tmp_path / "sandbox.db")
+    world = await start_world(load_settings(_env_file=None), db_path=tmp_path / "sandbox.db", runner=sandbox_runner())
     chat = await start_webchat(world, port=0)
     try:
         yield world, chat

@@ -24,8 +24,8 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.jobs import add_leader_job, jobs_of, notify_outbox
 from bot.ratelimit import OUTBOX, REPLY, SendArgs, TelegramRateLimiter
-from bot.settings import load_settings
-from sandbox.emulator import Emulator
+from core.settings import load_settings
+from sandbox.emulator.server import Emulator
 from scheduler.policy import ESCALATION_OFFSET
 from scheduler.sender import CLOSED_ERROR, STALE_ERROR, UNREACHABLE_ERROR, Sender, SenderOptions
 from storage.db import Database

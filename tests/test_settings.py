@@ -6,7 +6,7 @@ from datetime import date, time
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)

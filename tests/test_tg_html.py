@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.tg_html import (
+from sandbox.emulator.tghtml import (
     EntityParseError,
     entities_to_html,
     finish_text,

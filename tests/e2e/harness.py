@@ -15,8 +15,8 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.runtime import start_bot, stop_bot
-from bot.settings import Settings, load_settings
-from sandbox.emulator import Emulator
+from core.settings import Settings, load_settings
+from sandbox.emulator.server import Emulator
 from storage.db import Database
 
 TOKEN = "123456:TEST-TOKEN"

@@ -1,6 +1,6 @@
 """Texts in two languages through gettext catalogs (Vietnamese first, English second).
 
-Catalogs are the `.po` files under `bot/locale/<lang>/`; every file in a language folder is read and
+Catalogs are the `.po` files under `core/locale/<lang>/`; every file in a language folder is read and
 merged, so one concern can keep its own file. They are compiled in memory at first use: no build step.
 Message ids are English with `{named}` placeholders; `t(lang, msgid, **params)` translates and fills them
 for an HTML message, `t_text` for plain text.
@@ -67,7 +67,7 @@ def t_text(lang: str | None, msgid: str, /, **params: object) -> str:
 def t(lang: str | None, msgid: str, /, **params: object) -> str:
     """Text for a Telegram HTML message: the translated template is escaped, the params are inserted as given.
 
-    Params are already HTML: callers escape user-supplied strings (bot.render.esc) and may pass markup.
+    Params are already HTML: callers escape user-supplied strings (texts.render.esc) and may pass markup.
     """
     text = html.escape(translations(normalise_language(lang)).gettext(msgid), quote=False)
     return text.format(**params) if params else text

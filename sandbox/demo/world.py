@@ -1,6 +1,6 @@
 """The sandbox's world: a fresh SQLite register from the seed documents, personas, the emulator and the bot.
 
-Used by `qmsbot sandbox` (the web chat of sandbox.webchat, or the terminal of sandbox.terminal). Deadlines
+Used by `qmsbot sandbox` (the web chat of sandbox.demo.webchat, or the terminal of sandbox.demo.terminal). Deadlines
 are moved next to today so that reminders, an overdue item and an escalation all happen at once. The
 secretary and the linked focal points have "pressed Start" already, so the bot can write to them at once;
 the planner ticks every few seconds so that a jump of the clock shows its effect right away.
@@ -8,6 +8,7 @@ the planner ticks every few seconds so that a jump of the clock shows its effect
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,8 @@ from pathlib import Path
 from sqlalchemy import select
 from telegram.ext import Application
 
-from bot.runtime import start_bot, stop_bot
-from bot.settings import Settings
-from sandbox.emulator import Emulator
+from core.settings import Settings
+from sandbox.emulator.server import Emulator
 from storage.db import Database
 from storage.members import add_membership, touch_person
 from storage.models import Membership, Person, Role, Unit
@@ -57,12 +57,22 @@ class SandboxClock:
         self.offset += delta
 
 
+@dataclass(frozen=True)
+class BotRunner:
+    """How the demo starts and stops the real bot: given by the caller (bot.cli, the tests), so that the demo
+    sits below the bot's assembly and imports nothing of it."""
+
+    start: Callable[[Settings, Database, Callable[[], datetime]], Awaitable[Application]]  # type: ignore[type-arg]
+    stop: Callable[[Application], Awaitable[None]]  # type: ignore[type-arg]
+
+
 @dataclass
 class World:
     settings: Settings
     db: Database
     emulator: Emulator
     clock: SandboxClock
+    runner: BotRunner
     personas: list[Persona] = field(default_factory=list)
     application: Application | None = None  # type: ignore[type-arg]
 
@@ -84,7 +94,7 @@ class World:
 
     async def stop(self) -> None:
         if self.application is not None:
-            await stop_bot(self.application)
+            await self.runner.stop(self.application)
         await self.emulator.stop()
         await self.db.dispose()
 
@@ -96,7 +106,12 @@ def _fresh_sqlite(path: Path) -> str:
 
 
 async def start_world(
-    settings: Settings, *, db_path: Path, port: int = 0, plan_interval_seconds: int = PLAN_INTERVAL_SECONDS
+    settings: Settings,
+    *,
+    db_path: Path,
+    runner: BotRunner,
+    port: int = 0,
+    plan_interval_seconds: int = PLAN_INTERVAL_SECONDS,
 ) -> World:
     clock = SandboxClock()
     emulator = Emulator(token=SANDBOX_TOKEN, bot_username=BOT_USERNAME, port=port, clock=clock)
@@ -118,9 +133,9 @@ async def start_world(
     report = await import_sources(db, shifted_sample(now.date()), now=now, actor_label="sandbox")
     if not report.ok:
         raise RuntimeError("the sample register did not import")
-    world = World(sandbox_settings, db, emulator, clock)
+    world = World(sandbox_settings, db, emulator, clock, runner)
     world.personas = await _make_personas(world, now)
-    world.application = await start_bot(sandbox_settings, db, clock=clock)
+    world.application = await runner.start(sandbox_settings, db, clock)
     return world
 
 

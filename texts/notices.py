@@ -1,6 +1,6 @@
 """Texts of the planner's notifications: reminders, escalations, "unit has no focal point", schedule lines.
 
-Part of the one rendering place (see bot.render): every user-supplied string goes through `esc`, dates are
+Part of the one rendering place (see texts.render): every user-supplied string goes through `esc`, dates are
 DD/MM/YYYY with the weekday, in the recipient's language. Telegram HTML, except `schedule_line` (plain text
 for the command line).
 
@@ -16,9 +16,9 @@ from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.i18n import t, t_text
-from bot.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, person_label, weekday
+from core.i18n import t, t_text
 from storage.models import Kind
+from texts.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, person_label, weekday
 
 # Longest list of units in one "no focal point" notice; the rest are counted (a message stays far below
 # Telegram's 4096 characters even with long unit names).

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.i18n import t_text
+from core.i18n import t_text
 from storage.models import Commitment, Evidence
 
 PROGRESS_STEPS = (25, 50, 75)

@@ -1,16 +1,15 @@
 """Texts of the weekly digest (SPEC "Weekly digest"): the committee's digest and each unit's own list.
 
-Part of the one rendering place (see bot.render): Telegram HTML in the recipient's language, every
+Part of the one rendering place (see texts.render): Telegram HTML in the recipient's language, every
 user-supplied string through `esc`, dates DD/MM/YYYY. Every line closes the tags it opens, so the caller may
-split a long text at any line (bot.render.split_message). Long lists are capped with "… and N more".
+split a long text at any line (texts.render.split_message). Long lists are capped with "… and N more".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot.i18n import N_, t
-from bot.render import ROLE_LABELS, due_phrase, esc, fmt_date, person_label, shorten, weekday
+from core.i18n import N_, t
 from storage.digest_data import (
     UNIT_ITEMS_LIMIT,
     CommitteeData,
@@ -24,6 +23,7 @@ from storage.digest_data import (
     UnreachablePerson,
 )
 from storage.models import Status
+from texts.render import ROLE_LABELS, due_phrase, esc, fmt_date, person_label, shorten, weekday
 
 TABLE_LIMIT = 30  # rows of the per-unit table
 NO_FOCAL_LIMIT = 30
@@ -230,7 +230,7 @@ def _failed(lang: str, failures: Sequence[FailedDelivery], total: int) -> list[s
 
 
 def committee_digest_text(lang: str, data: CommitteeData) -> str:
-    """The committee's weekly digest (one text; split it with bot.render.split_message)."""
+    """The committee's weekly digest (one text; split it with texts.render.split_message)."""
     counts = {u.unit_id: u for u in data.units}
     sections = [
         _header(lang, f"📊 <b>{t(lang, 'Weekly summary of task implementation')}</b>", data.window),

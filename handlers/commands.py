@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from telegram import BotCommand
 
-from bot.i18n import N_, t_text
+from core.i18n import N_, t_text
 from storage.members import Actor
 
 

@@ -1,6 +1,6 @@
 """The sandbox's web chat: act as the secretary or a unit's focal point in a browser, against the emulator.
 
-`qmsbot sandbox` starts the world of sandbox.world (the real bot on a SQLite file, the sample register, the
+`qmsbot sandbox` starts the world of sandbox.demo.world (the real bot on a SQLite file, the sample register, the
 Telegram Bot API emulator) and serves, on loopback only, a page (sandbox/web: plain HTML, CSS and JS) and a
 small JSON API over the emulator's driver:
 
@@ -38,9 +38,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.settings import Settings
-from sandbox.emulator_state import EmulatorError, Json
-from sandbox.world import Persona, World, start_world
+from core.settings import Settings
+from sandbox.demo.world import BotRunner, Persona, World, start_world
+from sandbox.emulator.state import EmulatorError, Json
 
 log = logging.getLogger(__name__)
 
@@ -394,8 +394,8 @@ async def start_webchat(world: World, *, host: str = "127.0.0.1", port: int = DE
     return WebChat(app, runner, f"http://{shown}:{bound}/")
 
 
-async def _main(settings: Settings, db_path: Path, port: int) -> int:
-    world = await start_world(settings, db_path=db_path)
+async def _main(settings: Settings, runner: BotRunner, db_path: Path, port: int) -> int:
+    world = await start_world(settings, db_path=db_path, runner=runner)
     try:
         try:
             chat = await start_webchat(world, port=port)
@@ -417,8 +417,8 @@ async def _main(settings: Settings, db_path: Path, port: int) -> int:
     return 0
 
 
-def run_webchat(settings: Settings, *, db_path: Path, port: int = DEFAULT_PORT) -> int:
+def run_webchat(settings: Settings, runner: BotRunner, *, db_path: Path, port: int = DEFAULT_PORT) -> int:
     """`qmsbot sandbox`: the world and its web chat until Ctrl+C."""
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_main(settings, db_path, port))
+        return asyncio.run(_main(settings, runner, db_path, port))
     return 0

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # matplotlib itself is loaded only where a chart is drawn (scheduler.digest: its own process)
     from matplotlib.axes import Axes
 
-from bot.i18n import t_text
-from bot.render import fmt_date, shorten
-from bot.render_digest import num
+from core.i18n import t_text
+from texts.digest import num
+from texts.render import fmt_date, shorten
 
 MAX_BARS = 25
 LABEL_LIMIT = 34

@@ -10,7 +10,7 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.i18n import N_, t
+from core.i18n import N_, t
 from storage.models import Commitment, Event, Evidence, Kind, Person, Status, Unit
 
 TELEGRAM_TEXT_LIMIT = 4096

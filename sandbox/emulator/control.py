@@ -2,7 +2,7 @@
 
 Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}`` (status 400).
 ``GET /_emulator/events`` is a Server-Sent Events stream of the change events of
-:meth:`~sandbox.emulator.Emulator.subscribe`.
+:meth:`~sandbox.emulator.server.Emulator.subscribe`.
 
 =======  ===========================================  ===============================================
 method   path                                         body / answer
@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from sandbox.emulator_faults import FloodLimits
-from sandbox.emulator_state import EmulatorError, Json
+from sandbox.emulator.faults import FloodLimits
+from sandbox.emulator.state import EmulatorError, Json
 
 if TYPE_CHECKING:
-    from sandbox.emulator import Emulator
+    from sandbox.emulator.server import Emulator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

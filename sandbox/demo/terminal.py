@@ -14,8 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
-from sandbox.world import Persona, World, start_world
+from core.settings import Settings
+from sandbox.demo.world import BotRunner, Persona, World, start_world
 
 HELP = """Commands of the sandbox (anything else is sent to the bot as the current persona):
   :who            list the personas          :as KEY    act as a persona (secretary, a unit code)
@@ -111,8 +111,8 @@ async def _press(world: World, persona: Persona, which: str) -> None:
     await asyncio.sleep(0.3)
 
 
-async def _main(settings: Settings, db_path: Path) -> None:
-    world = await start_world(settings, db_path=db_path)
+async def _main(settings: Settings, runner: BotRunner, db_path: Path) -> None:
+    world = await start_world(settings, db_path=db_path, runner=runner)
     printer = asyncio.create_task(_printer(world))
     try:
         if not sys.stdin.isatty():
@@ -126,9 +126,9 @@ async def _main(settings: Settings, db_path: Path) -> None:
         await world.stop()
 
 
-def run_sandbox(settings: Settings, *, db_path: Path) -> int:
+def run_sandbox(settings: Settings, runner: BotRunner, *, db_path: Path) -> int:
     try:
-        asyncio.run(_main(settings, db_path))
+        asyncio.run(_main(settings, runner, db_path))
     except KeyboardInterrupt:
         pass
     return 0

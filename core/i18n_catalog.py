@@ -1,6 +1,6 @@
-"""Keeping the catalogs complete: every message id in the code, and `python -m bot.i18n_catalog`.
+"""Keeping the catalogs complete: every message id in the code, and `python -m core.i18n_catalog`.
 
-The command adds new ids to `bot/locale/<lang>/bot.po` (English: the id itself; Vietnamese: empty, for a
+The command adds new ids to `core/locale/<lang>/bot.po` (English: the id itself; Vietnamese: empty, for a
 translator) and lists what still lacks a translation; the test suite fails while anything does.
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
-from bot.i18n import LANGUAGES, LOCALE_DIR, read_catalog
+from core.i18n import LANGUAGES, LOCALE_DIR, read_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_DIRS = ("bot", "handlers", "scheduler", "storage", "sandbox")
+SOURCE_DIRS = ("core", "storage", "texts", "scheduler", "handlers", "bot", "sandbox")
 # t(lang, msgid), t_text(lang, msgid), req.tr(msgid), N_(msgid), UserError(msgid), UsageError(spec, msgid)
 KEYWORDS = {"t": (2,), "t_text": (2,), "tr": (1,), "N_": (1,), "UserError": (1,), "UsageError": (2,)}
 

@@ -8,7 +8,7 @@ The real python-telegram-bot runs against it over HTTP::
 
 Tests and the sandbox web chat act as Telegram users through the driver methods (:meth:`Emulator.add_user`,
 :meth:`Emulator.send_message`, :meth:`Emulator.press_button`, ...) or the same operations as JSON under
-``/_emulator/`` (see :mod:`sandbox.emulator_http`), and inspect what the bot did through the query methods
+``/_emulator/`` (see :mod:`sandbox.emulator.control`), and inspect what the bot did through the query methods
 (:meth:`Emulator.messages_in`, :meth:`Emulator.wait_for_bot_message`, :attr:`Emulator.requests`, ...).
 
 Every request is validated against Telegram's published method list (``telegram_api/api.json``); unknown
@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from aiohttp import BodyPartReader, web
 from aiohttp.web_request import FileField
 
-from sandbox.api_schema import ApiError, UploadedFile, bad_request, load_schema
-from sandbox.emulator_faults import Fault, FaultInjector, FloodControl, FloodLimits
-from sandbox.emulator_media import image_size
-from sandbox.emulator_methods import BotMethods
-from sandbox.emulator_state import CallbackRecord, ChatState, Clock, EmulatorError, Json, World
-from sandbox.tg_html import finish_text
+from sandbox.emulator.faults import Fault, FaultInjector, FloodControl, FloodLimits
+from sandbox.emulator.media import image_size
+from sandbox.emulator.methods import BotMethods
+from sandbox.emulator.schema import ApiError, UploadedFile, bad_request, load_schema
+from sandbox.emulator.state import CallbackRecord, ChatState, Clock, EmulatorError, Json, World
+from sandbox.emulator.tghtml import finish_text
 
 __all__ = ["Emulator", "EmulatorError", "FloodLimits", "RequestRecord"]
 
@@ -131,7 +131,7 @@ class Emulator:
 
     def make_app(self) -> web.Application:
         """The aiohttp application (to embed the emulator in another server)."""
-        from sandbox.emulator_http import control_routes
+        from sandbox.emulator.control import control_routes
 
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)

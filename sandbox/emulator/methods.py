@@ -1,7 +1,7 @@
 """The Bot API methods the emulator implements, answering like Telegram (results and error texts).
 
-Each method takes the parameters already validated and typed by :mod:`sandbox.api_schema` and returns the
-``result`` of the answer, or raises :class:`~sandbox.api_schema.ApiError`.
+Each method takes the parameters already validated and typed by :mod:`sandbox.emulator.schema` and returns the
+``result`` of the answer, or raises :class:`~sandbox.emulator.schema.ApiError`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sandbox.api_schema import ApiError, UploadedFile, bad_request, forbidden, too_many_requests
-from sandbox.emulator_faults import FloodControl
-from sandbox.emulator_media import image_size
-from sandbox.emulator_state import DEFAULT_UPDATES, UPDATE_TYPES, ChatState, FileRecord, Json, StoredMessage, World
-from sandbox.tg_html import EntityParseError, finish_text, parse_html, utf16_len
+from sandbox.emulator.faults import FloodControl
+from sandbox.emulator.media import image_size
+from sandbox.emulator.schema import ApiError, UploadedFile, bad_request, forbidden, too_many_requests
+from sandbox.emulator.state import DEFAULT_UPDATES, UPDATE_TYPES, ChatState, FileRecord, Json, StoredMessage, World
+from sandbox.emulator.tghtml import EntityParseError, finish_text, parse_html, utf16_len
 
 Handler = Callable[[Json], Awaitable[Any]]
 
