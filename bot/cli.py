@@ -63,11 +63,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _open_database(settings: Settings) -> Database:
-    db = Database(settings.database_url)
+    db: Database | None = None
     try:
+        db = Database(settings.database_url)
         await db.upgrade()
     except Exception as exc:  # any driver error: say which database and why, in one line
-        await db.dispose()
+        if db is not None:
+            await db.dispose()
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Fatal(f"Cannot open the database at DATABASE_URL: {reason}") from None
     return db

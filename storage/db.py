@@ -29,7 +29,12 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    try:
+        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    except ModuleNotFoundError as error:  # the driver is an optional extra
+        raise RuntimeError(
+            f"the {parsed.get_backend_name()} driver {error.name} is not installed: pip install 'qmsbot[postgres]'"
+        ) from None
 
 
 class Database:
