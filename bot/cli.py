@@ -11,9 +11,12 @@ import asyncio
 import logging
 import secrets
 import sys
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from telegram.warnings import PTBUserWarning
 
 from core.settings import Settings, SettingsError, load_settings
 from storage.db import Database
@@ -189,8 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "alembic"):  # one request or migration step per line drowns what matters
+    # One request, migration step or job run per line drowns what matters (the sandbox's address, a warning).
+    for noisy in ("httpx", "alembic", "apscheduler", "telegram.ext.Application"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # The /add dialogue's buttons belong to the chat, not to one message: per_message=False is intended.
+    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
     try:
         if args.command == "run":
             return _run(settings, args)
