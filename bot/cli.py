@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import secrets
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from telegram.warnings import PTBUserWarning
 
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook", metavar="URL", help="public HTTPS URL Telegram should post updates to")
     run.add_argument("--listen", default="127.0.0.1", help="address the webhook server binds (default loopback)")
     run.add_argument("--port", type=int, default=8443, help="port the webhook server binds (default 8443)")
+    run.add_argument(
+        "--health-port", type=int, metavar="N", help="polling mode: serve /healthz and /metrics on this port"
+    )
 
     imp = commands.add_parser("import", help="import register files (CSV or one .xlsx); all or nothing")
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -156,31 +160,74 @@ async def _upgrade(settings: Settings) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_application
-    from bot.runtime import ALLOWED_UPDATES
-
     if not settings.telegram_bot_token:
         raise Fatal("Invalid setting TELEGRAM_BOT_TOKEN: required for qmsbot run (qmsbot sandbox needs none)")
-
-    async def prepare() -> Database:
-        db = await _open_database(settings)
-        await db.engine.dispose()  # its pooled connections belong to this event loop; the bot runs in another
-        return db
-
-    db = asyncio.run(prepare())
-    application = build_application(settings, db)
+    webhook_path = None
     if args.webhook:
-        # Telegram sends this secret with every update; a post without it is refused, so nobody who merely
-        # finds the URL can forge updates.
-        application.run_webhook(
-            listen=args.listen,
-            port=args.port,
-            webhook_url=args.webhook,
-            secret_token=secrets.token_urlsafe(32),
-            allowed_updates=ALLOWED_UPDATES,
-        )
-    else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        if not settings.webhook_secret:
+            raise Fatal("Invalid setting WEBHOOK_SECRET: required with --webhook (the same on every instance)")
+        parsed = urlsplit(args.webhook)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise Fatal(f"Invalid --webhook {args.webhook!r}: expected a URL such as https://bot.example.org/hook")
+        webhook_path = parsed.path or "/"
+        if webhook_path in ("/healthz", "/metrics"):
+            raise Fatal(f"Invalid --webhook {args.webhook!r}: {webhook_path} is the health/metrics path")
+    for name in ("port", "health_port"):
+        port = getattr(args, name)
+        if port is not None and not 1 <= port <= 65535:
+            raise Fatal(f"Invalid --{name.replace('_', '-')} {port}: expected 1-65535")
+    try:
+        return asyncio.run(_serve(settings, args, webhook_path))
+    except OSError as error:  # the port is taken, the address is not ours
+        raise Fatal(f"Cannot listen: {error.strerror or error}") from None
+
+
+async def _serve(settings: Settings, args: argparse.Namespace, webhook_path: str | None) -> int:
+    from bot.app import build_application
+    from bot.runtime import ALLOWED_UPDATES
+    from bot.web import start_site, web_app
+
+    db = await _open_database(settings)
+    application = build_application(settings, db)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await application.initialize()
+    runner = None
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        if webhook_path is not None:
+            # Every instance sets the same URL and secret: whichever starts last changes nothing.
+            await application.bot.set_webhook(
+                args.webhook, secret_token=settings.webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+            app = web_app(application, webhook_path=webhook_path, secret=settings.webhook_secret)
+            runner = await start_site(app, host=args.listen, port=args.port)
+            log.warning(
+                "serving Telegram's updates at %s on %s:%s (and /healthz, /metrics)",
+                webhook_path,
+                args.listen,
+                args.port,
+            )
+        else:
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            if args.health_port is not None:
+                runner = await start_site(web_app(application), host=args.listen, port=args.health_port)
+                log.info("serving /healthz and /metrics on %s:%s", args.listen, args.health_port)
+        await stop.wait()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+        await db.dispose()
     return 0
 
 

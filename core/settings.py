@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
     digest_chat_id: int | None = None
     log_level: str = "INFO"
+    webhook_secret: str | None = None  # required with `qmsbot run --webhook`; the same on every instance
 
     reminder_days_legal: DayList = Field(default_factory=lambda: [30, 14, 7, 3, 1, 0])
     reminder_days_internal: DayList = Field(default_factory=lambda: [7, 3, 1, 0])
@@ -101,6 +102,15 @@ class Settings(BaseSettings):
             return None
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", str(value).strip()):
             raise ValueError("expected the form 123456789:AAE… given by @BotFather")
+        return str(value).strip()
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _webhook_secret(cls, value: Any) -> Any:
+        if value is None or str(value).strip() == "":
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(value).strip()):
+            raise ValueError("expected 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule for secret_token)")
         return str(value).strip()
 
     @field_validator("telegram_api_base_url", mode="before")
