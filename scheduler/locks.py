@@ -1,7 +1,8 @@
 """Who leads: one planner and one sender at a time across instances (SPEC "Scale").
 
 On PostgreSQL the leader holds a session-level advisory lock (`pg_try_advisory_lock`) on a connection of its
-own, kept open for as long as it leads. When the leader's process dies, PostgreSQL closes its session and
+own (a dedicated engine without a pool: a connection that may still hold the lock is closed, never handed
+back to a pool), kept open for as long as it leads. When the leader's process dies, PostgreSQL closes its session and
 the lock is free: another instance, which keeps trying every few seconds, takes over. The leader checks its
 connection regularly and stops leading as soon as it is gone (the lock may then already be someone else's).
 
@@ -15,9 +16,10 @@ import logging
 import zlib
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import NullPool
 
-from storage.db import Database
+from storage.db import Database, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ class LeaderLock:
         self.name = name
         self.key = lock_key(name)
         self._connection: AsyncConnection | None = None
+        self._engine: AsyncEngine | None = None
         self._held = False
 
     @property
@@ -61,7 +64,9 @@ class LeaderLock:
         connection = self._connection
         try:
             if connection is None:
-                connection = await self.db.engine.connect()
+                if self._engine is None:
+                    self._engine = make_engine(self.db.url, poolclass=NullPool)
+                connection = await self._engine.connect()
                 connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 self._connection = connection
             got = await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key})
@@ -101,9 +106,21 @@ class LeaderLock:
         await self._drop_connection()
 
     async def _drop_connection(self) -> None:
+        """Close the lock's connection for good: invalidated, so that a session which may still hold the lock
+        (a ping that timed out) is disconnected rather than reused."""
         connection, self._connection = self._connection, None
         if connection is not None:
             try:
-                await connection.close()
+                await asyncio.wait_for(connection.invalidate(), PING_TIMEOUT)
             except Exception:  # already broken
+                log.debug("invalidating the lock connection failed", exc_info=True)
+            try:
+                await asyncio.wait_for(connection.close(), PING_TIMEOUT)
+            except Exception:
                 log.debug("closing the lock connection failed", exc_info=True)
+
+    async def dispose(self) -> None:
+        await self.release()
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None

@@ -138,3 +138,58 @@ async def test_two_processes_send_each_message_once_and_take_over_after_sigkill(
         for process in processes:
             await process.stop()
         await emulator.stop()
+
+
+async def test_the_follower_takes_over_when_the_leaders_lock_connection_is_dropped(
+    pg: Database, tmp_path: Path
+) -> None:
+    # The leader's process lives on, but the server ends the session that holds the advisory lock (a
+    # network cut, a failover, an operator's pg_terminate_backend): within seconds one instance leads again
+    # on a fresh connection, and everything queued is delivered, nothing twice but what was in flight.
+    emulator = Emulator(token=TOKEN)
+    await emulator.start()
+    processes: list[BotProcess] = []
+    try:
+        users = range(3000, 3100)
+        processes = [instance(emulator, pg, tmp_path), instance(emulator, pg, tmp_path)]
+        await wait_until(lambda: any(LEADS in p.output() for p in processes), 60, "a leader", processes)
+        keys = await queue_for_users(pg, emulator, users, 400, prefix="t")
+        await wait_until(lambda: emulator.delivered() >= 100, 30, "100 of 400", processes)
+        async with pg.engine.connect() as connection:
+            pids = list(
+                await connection.scalars(
+                    text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid IS NOT NULL")
+                )
+            )
+            assert len(pids) == 1
+            in_flight = await in_flight_keys(pg)
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
+            await connection.commit()
+        dropped_at = asyncio.get_running_loop().time()
+
+        async def lock_holder() -> int | None:
+            async with pg.engine.connect() as connection:
+                return await connection.scalar(
+                    text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted LIMIT 1")
+                )
+
+        holder = None
+        while holder is None or holder == pids[0]:
+            assert asyncio.get_running_loop().time() - dropped_at < 10, "nobody took the lock within 10 s"
+            holder = await lock_holder()
+            await asyncio.sleep(0.1)
+        await wait_until(lambda: all_delivered(emulator, users, keys), 60, "all 400", processes)
+        await asyncio.sleep(0.5)
+        assert any("lost the leader lock" in p.output() for p in processes)
+        counts = delivered_keys(emulator, users)
+        doubled = {key for key, n in counts.items() if n > 1}
+        assert set(counts) == set(keys) and max(counts.values()) <= 2
+        assert len(doubled) <= 16  # at most the sender's messages in flight (SenderOptions.max_in_flight)
+        async with pg.session() as session:
+            statuses = Counter((await session.scalars(select(OutboxMessage.status))).all())
+        assert statuses == {OutboxStatus.SENT: 400}
+        print(f"\nin flight at the drop {len(in_flight)}; delivered twice {sorted(doubled)}")
+    finally:
+        for process in processes:
+            await process.stop()
+        await emulator.stop()
