@@ -11,14 +11,12 @@ import asyncio
 import logging
 import signal
 import sys
-import warnings
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from telegram.warnings import PTBUserWarning
-
+from bot.logs import configure_logging
 from core.settings import Settings, SettingsError, load_settings
 from storage.db import Database
 
@@ -56,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply the Alembic migrations")
+    backup = db_commands.add_parser(
+        "backup", help="write a consistent copy of the SQLite database, even while the bot runs"
+    )
+    backup.add_argument("file", type=Path, metavar="FILE")
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -159,6 +161,20 @@ async def _upgrade(settings: Settings) -> int:
     return 0
 
 
+async def _backup(settings: Settings, target: Path) -> int:
+    from storage.backup import BackupError, backup_sqlite
+
+    db = await _open_database(settings)
+    try:
+        size = await backup_sqlite(db, target)
+    except BackupError as error:
+        raise Fatal(str(error)) from None
+    finally:
+        await db.dispose()
+    print(f"{target} ({size:,} bytes)")
+    return 0
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram_bot_token:
         raise Fatal("Invalid setting TELEGRAM_BOT_TOKEN: required for qmsbot run (qmsbot sandbox needs none)")
@@ -238,12 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # One request, migration step or job run per line drowns what matters (the sandbox's address, a warning).
-    for noisy in ("httpx", "alembic", "apscheduler", "telegram.ext.Application"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    # The /add dialogue's buttons belong to the chat, not to one message: per_message=False is intended.
-    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
+    configure_logging(
+        settings.log_level, settings.log_format, secrets=[settings.telegram_bot_token, settings.webhook_secret]
+    )
     try:
         if args.command == "run":
             return _run(settings, args)
@@ -254,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schedule":
             return asyncio.run(_schedule(settings, args.days, args.now))
         if args.command == "db":
+            if args.db_command == "backup":
+                return asyncio.run(_backup(settings, args.file))
             return asyncio.run(_upgrade(settings))
         if args.command == "sandbox":
             from bot.runtime import sandbox_runner

@@ -69,7 +69,7 @@ DateList = Annotated[list[date], NoDecode]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
-    telegram_bot_token: str | None = None
+    telegram_bot_token: str | None = Field(default=None, repr=False)  # a secret: never in a repr or a log
     telegram_api_base_url: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///qmsbot.db"
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
     digest_chat_id: int | None = None
     log_level: str = "INFO"
-    webhook_secret: str | None = None  # required with `qmsbot run --webhook`; the same on every instance
+    log_format: str = "text"  # or "json": one JSON object per line
+    webhook_secret: str | None = Field(default=None, repr=False)  # required with `qmsbot run --webhook`; the same on every instance
 
     reminder_days_legal: DayList = Field(default_factory=lambda: [30, 14, 7, 3, 1, 0])
     reminder_days_internal: DayList = Field(default_factory=lambda: [7, 3, 1, 0])
@@ -185,6 +186,14 @@ class Settings(BaseSettings):
         text = str(value).strip().lower()
         if text not in LANGUAGES:
             raise ValueError(f"expected one of {', '.join(LANGUAGES)}")
+        return text
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        text = str(value).strip().lower()
+        if text not in ("text", "json"):
+            raise ValueError("expected text or json")
         return text
 
     @field_validator("log_level", mode="before")
