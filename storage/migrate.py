@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,8 +21,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+# Instances started together (compose, a rolling restart) migrate one after the other, not all at once.
+MIGRATION_LOCK = 0x716D73626F74  # "qmsbot"
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
 
