@@ -336,6 +336,23 @@ async def test_flood_limit_answers_429_with_retry_after(emu: Emulator, bot: Bot)
         await bot.send_message(AN, f"free {n}")
 
 
+async def test_paid_broadcasts_have_their_own_higher_limit(emu: Emulator, bot: Bot) -> None:
+    clock = [1000.0]
+    emu.world.monotonic = lambda: clock[0]
+    emu.set_flood_limits(FloodLimits(global_per_second=3, paid_per_second=6))
+    await emu.send_message(BINH, "/start")
+    for n in range(3):
+        await bot.send_message(AN, f"m{n}")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(AN, "free, too fast")
+    for n in range(3):  # the same second: paid messages may go on, up to their own limit
+        await bot.send_message(BINH if n % 2 else AN, f"p{n}", allow_paid_broadcast=True)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(AN, "paid, too fast", allow_paid_broadcast=True)
+    assert emu.delivered() == 6
+    assert emu.requests_for("sendMessage")[-1].params["allow_paid_broadcast"] in (True, "true")
+
+
 async def test_scripted_faults(emu: Emulator, bot: Bot) -> None:
     emu.fail_next("sendMessage", status=429, retry_after=7)
     with pytest.raises(RetryAfter) as caught:

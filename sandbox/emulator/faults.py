@@ -35,6 +35,8 @@ class FloodLimits:
     global_per_second: int | None = 30
     private_chat_per_second: float | None = None  # Telegram's per-chat limit is soft: off by default
     group_per_minute: int | None = 20
+    # Messages sent with allow_paid_broadcast (paid in Stars) may go up to this many a second in all.
+    paid_per_second: int | None = 1000
 
 
 class FloodControl:
@@ -48,17 +50,20 @@ class FloodControl:
         self._groups: dict[int, deque[float]] = {}
         self.rejected = 0
 
-    def retry_after(self, chat_id: int, *, group: bool) -> int | None:
-        """Seconds to wait before a message to ``chat_id`` may go out, or None if it may go now."""
+    def retry_after(self, chat_id: int, *, group: bool, paid: bool = False) -> int | None:
+        """Seconds to wait before a message to ``chat_id`` may go out, or None if it may go now.
+
+        A paid broadcast (``paid``) is held to ``paid_per_second`` overall instead of ``global_per_second``."""
         limits = self.limits
         if limits is None:
             return None
         now = self._monotonic()
         waits: list[float] = []
-        if limits.global_per_second is not None:
+        overall = limits.paid_per_second if paid else limits.global_per_second
+        if overall is not None:
             while self._all and now - self._all[0] >= 1.0:
                 self._all.popleft()
-            if len(self._all) >= limits.global_per_second:
+            if len(self._all) >= overall:
                 waits.append(self._all[0] + 1.0 - now)
         if group and limits.group_per_minute is not None:
             window = self._groups.get(chat_id, deque())

@@ -206,14 +206,14 @@ class BotMethods:
             raise bad_request("message to be replied not found")
         return message_id
 
-    def check_flood(self, chat: ChatState) -> None:
-        retry = self.flood.retry_after(chat.id, group=chat.is_group)
+    def check_flood(self, chat: ChatState, *, paid: bool = False) -> None:
+        retry = self.flood.retry_after(chat.id, group=chat.is_group, paid=paid)
         if retry is not None:
             raise too_many_requests(retry)
 
     def deliver(self, chat: ChatState, content: Json, params: Json, markup: Json | None) -> Json:
         reply_to = self.reply_target(chat, params)
-        self.check_flood(chat)
+        self.check_flood(chat, paid=bool(params.get("allow_paid_broadcast")))
         if markup is not None:
             content["reply_markup"] = markup
         if params.get("has_spoiler"):
