@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -85,11 +86,12 @@ async def _open_database(settings: Settings) -> Database:
 
 
 async def _import(settings: Settings, files: Sequence[Path]) -> int:
+    from core.i18n import t_text
     from storage.register_import import import_files, render_report
 
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
-        raise Fatal(f"No such file: {', '.join(missing)}")
+        raise Fatal(t_text(settings.default_language, "No such file: {files}", files=", ".join(missing)))
     db = await _open_database(settings)
     try:
         report = await import_files(db, files, now=datetime.now(settings.tz), actor_label="qmsbot import")
@@ -100,13 +102,23 @@ async def _import(settings: Settings, files: Sequence[Path]) -> int:
 
 
 async def _export(settings: Settings, path: Path) -> int:
+    from core.i18n import t_text
     from storage.register_export import export_register
 
+    lang = settings.default_language
     if path.suffix.lower() != ".xlsx":
-        raise Fatal("The export file name must end in .xlsx")
+        raise Fatal(t_text(lang, "The export file name must end in .xlsx"))
+    if not path.parent.is_dir():
+        raise Fatal(
+            t_text(lang, "Cannot write {file}: the folder {folder} does not exist", file=path, folder=path.parent)
+        )
+    if path.is_dir():  # noqa: ASYNC240 (one stat before any work)
+        raise Fatal(t_text(lang, "Cannot write {file}: it is a folder", file=path))
     db = await _open_database(settings)
     try:
         await export_register(db, path, tz=settings.tz, lang=settings.default_language)
+    except OSError as error:  # no permission, disk full: one line, no traceback
+        raise Fatal(t_text(lang, "Cannot write {file}: {reason}", file=path, reason=error.strerror or error)) from None
     finally:
         await db.dispose()
     print(path)
@@ -285,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `qmsbot schedule | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     return 2
 
 

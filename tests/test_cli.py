@@ -144,3 +144,41 @@ async def test_run_brings_an_empty_database_up_and_polls(tmp_path: Path) -> None
         tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
     await db.dispose()
     assert {"units", "commitments", "people", "outbox", "events", "alembic_version"} <= set(tables)
+
+
+@pytest.mark.parametrize(
+    ("args", "vi", "en"),
+    [
+        (
+            ("export", "/no/such/dir/x.xlsx"),
+            "thư mục /no/such/dir không tồn tại",
+            "the folder /no/such/dir does not exist",
+        ),
+        (("export", "x.csv"), "Tên tệp xuất phải có đuôi .xlsx", "The export file name must end in .xlsx"),
+        (("import", "/no/such/file.csv"), "Không tìm thấy tệp: /no/such/file.csv", "No such file: /no/such/file.csv"),
+    ],
+)
+def test_operator_mistakes_get_one_localised_line(workdir: Path, args: tuple[str, ...], vi: str, en: str) -> None:
+    for language, expected in (("vi", vi), ("en", en)):
+        result = qmsbot(*args, cwd=workdir, DATABASE_URL=database(workdir), DEFAULT_LANGUAGE=language)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], result.stderr
+
+
+def test_schedule_into_a_closed_pipe_ends_quietly(workdir: Path) -> None:
+    qmsbot("import", str(UNITS_FILE), str(COMMITMENTS_FILE), cwd=workdir, DATABASE_URL=database(workdir))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "ADMIN_"))}
+    environment.update({"PYTHONPATH": str(ROOT), "DATABASE_URL": database(workdir)})
+    pipeline = subprocess.run(
+        f"{sys.executable} -m bot.cli schedule --days 366 | head -n 1",
+        shell=True,
+        cwd=workdir,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert len(pipeline.stdout.strip().splitlines()) == 1
+    assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr, pipeline.stderr
