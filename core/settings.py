@@ -40,12 +40,13 @@ class DigestSchedule:
 
     @classmethod
     def parse(cls, text: str) -> DigestSchedule:
-        match = re.fullmatch(r"\s*([a-zA-Z,\s]+?)\s+(\d{1,2}):(\d{2})\s*", text)
+        match = re.fullmatch(r"\s*([a-zA-Z,\s]+?)\s+(\d{2}):(\d{2})\s*", text)
         if not match:
-            raise ValueError("expected days and a time, e.g. 'mon 08:00' or 'mon,thu 07:30'")
-        days = [d.strip().lower()[:3] for d in match.group(1).split(",") if d.strip()]
+            raise ValueError(f"{text.strip()!r}: expected days and a time HH:MM, e.g. 'mon 08:00' or 'mon,thu 07:30'")
+        days = [d.strip().lower() for d in match.group(1).split(",") if d.strip()]
+        # Exactly the three-letter names: "monday" or "thứ 2" must not pass as something else silently.
         if not days or any(d not in WEEKDAYS for d in days):
-            raise ValueError("days must be among mon,tue,wed,thu,fri,sat,sun")
+            raise ValueError(f"{text.strip()!r}: days must be among mon,tue,wed,thu,fri,sat,sun, e.g. 'mon 08:00'")
         hour, minute = int(match.group(2)), int(match.group(3))
         if hour > 23 or minute > 59:
             raise ValueError("time must be HH:MM between 00:00 and 23:59")
@@ -80,7 +81,9 @@ class Settings(BaseSettings):
     digest_chat_id: int | None = None
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object per line
-    webhook_secret: str | None = Field(default=None, repr=False)  # required with `qmsbot run --webhook`; the same on every instance
+    webhook_secret: str | None = Field(
+        default=None, repr=False
+    )  # required with `qmsbot run --webhook`; the same on every instance
 
     reminder_days_legal: DayList = Field(default_factory=lambda: [30, 14, 7, 3, 1, 0])
     reminder_days_internal: DayList = Field(default_factory=lambda: [7, 3, 1, 0])
@@ -232,5 +235,40 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = _plain(error)
         raise SettingsError(f"Invalid setting {name}: {message}") from None
+
+
+# pydantic's own wording ("Input should be a valid boolean, unable to interpret input") names its internals;
+# the operator gets what the setting expects and what was given.
+_EXPECTED = {
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "time_parsing": "expected a time HH:MM",
+    "time_type": "expected a time HH:MM",
+    "missing": "required",
+}
+
+
+def _plain(error: Any) -> str:
+    kind = str(error.get("type", ""))
+    given = error.get("input")
+    shown = f" (given {given!r})" if isinstance(given, (str, int, float)) and kind != "missing" else ""
+    ctx = error.get("ctx") or {}
+    if kind in _EXPECTED:
+        return _EXPECTED[kind] + shown
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bounds = {
+            "greater_than_equal": "at least",
+            "greater_than": "more than",
+            "less_than_equal": "at most",
+            "less_than": "less than",
+        }
+        limit = next(iter(ctx.values()), "?")
+        return f"must be {bounds[kind]} {limit}{shown}"
+    return str(error.get("msg", "")).removeprefix("Value error, ")

@@ -69,3 +69,28 @@ def test_a_wrong_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch, n
         load_settings()
     message = str(info.value)
     assert message.startswith(f"Invalid setting {name}:") and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("WORKING_DAYS_ONLY", "maybe", "expected true or false (given 'maybe')"),
+        ("DIGEST_CRON", "monday 8:00", "expected days and a time HH:MM"),
+        ("DIGEST_CRON", "monday 08:00", "days must be among mon,tue,wed,thu,fri,sat,sun"),
+        ("PLAN_INTERVAL_SECONDS", "0", "must be at least 1"),
+        ("SEND_RATE_PER_SECOND", "abc", "expected a number"),
+    ],
+)
+def test_a_wrong_setting_says_what_it_expects(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert expected in str(info.value)
+    assert "Input should be" not in str(info.value)  # none of pydantic's own wording
+
+
+def test_digest_cron_keeps_accepting_the_documented_forms() -> None:
+    assert str(load_settings(_env_file=None, digest_cron="mon 08:00").digest_cron) == "mon 08:00"
+    assert str(load_settings(_env_file=None, digest_cron="Mon, Thu 07:30").digest_cron) == "mon,thu 07:30"
