@@ -143,6 +143,8 @@ class Drain:
         self._buffer: list[Head] = []
         self._last_refresh = -1e9
         self._retry_at: dict[int, float] = {}  # row id → monotonic time before which it is not tried again
+        # chat id → (its row waiting in _retry_at, when it was held): nothing later of the chat overtakes it
+        self._held: dict[int, tuple[int, float]] = {}
         self._chats_in_flight: set[int] = set()
         self._last_outcome = -1e9
         self._tasks: set[asyncio.Task[None]] = set()
@@ -249,13 +251,31 @@ class Drain:
         if len(self._buffer) < self.options.candidates:
             # Every due row's chat is in the buffer: backoffs of rows not there are over (sent, blocked …).
             pending = {c.id for c in self._buffer}
+            held = {row_id: (chat_id, since) for chat_id, (row_id, since) in self._held.items()}
             for row_id in [r for r in self._retry_at if r not in pending]:
-                del self._retry_at[row_id]
+                chat_id, since = held.get(row_id, (None, None))
+                # Not if the look began before the row went back to pending (it saw the row `sending`).
+                if chat_id not in self._chats_in_flight and (since is None or since < self._last_refresh):
+                    self._forget_retry(row_id, chat_id)
+        for head in self._buffer if self._held else ():
+            # A look begun after the hold finds another first row in the chat: the held row is no longer pending.
+            hold = self._held.get(head.chat_id)
+            if hold is not None and hold[0] != head.id and hold[1] < self._last_refresh:
+                if hold[0] not in self._unsettled:
+                    self._forget_retry(hold[0], head.chat_id)
 
     def _pick(self, now: float) -> Head | None:
         wait = self.options.poll_interval
         for candidate in self._buffer:
             if candidate.chat_id in self._chats_in_flight:
+                continue
+            hold = self._held.get(candidate.chat_id)
+            if hold is not None and hold[0] != candidate.id:
+                # A look from before the held row went back to pending: look again once that row may go.
+                held_until = self._retry_at.get(hold[0], 0.0)
+                if held_until <= now:
+                    self._dirty = True
+                wait = min(wait, max(held_until - now, 0.0))
                 continue
             retry_at = self._retry_at.get(candidate.id)
             if retry_at is not None and retry_at > now:
@@ -279,11 +299,16 @@ class Drain:
             if refused is not None:
                 await outbox.settle(session, candidate.id, Outcome(refused.status, last_error=refused.error))
                 self.stats.counts[refused.stat] += 1
-                self._retry_at.pop(candidate.id, None)
+                self._forget_retry(candidate.id, candidate.chat_id)
                 return None
             if not await outbox.claim(session, candidate.id):
                 return None
             return replace(pending.message, attempts=pending.message.attempts + 1)
+
+    def _forget_retry(self, row_id: int, chat_id: int | None) -> None:
+        self._retry_at.pop(row_id, None)
+        if chat_id is not None and self._held.get(chat_id, (None,))[0] == row_id:
+            del self._held[chat_id]
 
     # -- sending -----------------------------------------------------------------------------------------
 
@@ -328,11 +353,12 @@ class Drain:
     async def _again(self, row: QueuedMessage, delay: float, error: str, *, counted: bool) -> None:
         self._retry_at[row.id] = self.monotonic() + delay
         await self._finish(row, outbox.retry(error, attempts=None if counted else row.attempts - 1))
+        self._held[row.chat_id] = (row.id, self.monotonic())  # in order within the chat
         self.stats.counts["retried"] += 1
 
     async def _finish(self, row: QueuedMessage, outcome: Outcome) -> None:
         if outcome.status != OutboxStatus.PENDING:
-            self._retry_at.pop(row.id, None)
+            self._forget_retry(row.id, row.chat_id)
         try:
             async with self.db.session() as session:
                 await outbox.settle(session, row.id, outcome)
@@ -353,7 +379,7 @@ class Drain:
     async def _blocked(self, row: QueuedMessage, reason: str) -> None:
         self.stats.counts["blocked"] += 1
         log.warning("outbox %s: chat %s cannot be reached: %s", row.key, row.chat_id, reason)
-        self._retry_at.pop(row.id, None)
+        self._forget_retry(row.id, row.chat_id)
         try:
             async with self.db.session() as session:
                 await outbox.settle(session, row.id, outbox.blocked(reason))
