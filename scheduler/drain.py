@@ -119,7 +119,12 @@ def _error_text(error: BaseException) -> str:
 
 
 class Drain:
-    """Drains the outbox through one channel; see the module text."""
+    """Drains the outbox through one channel. What the channel answers becomes the row's status:
+
+    Delivered → `sent`; RetryLater → `pending` after its seconds, not an attempt; Transient (or any other
+    error) → `pending` after `RetryPolicy.delay`, `failed` once it gives up; Refused → `failed`; Unreachable →
+    `blocked`, and `mark_unreachable` blocks the person's other rows and tells the secretaries.
+    """
 
     def __init__(
         self,

@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from telegram import ForceReply, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import RetryAfter
 from telegram.ext import Application
 
 from bot.app import build_application
 from bot.jobs import add_leader_job, jobs_of, notify_outbox
 from bot.ratelimit import OUTBOX, REPLY, SendArgs, TelegramRateLimiter
-from bot.telegram_channel import TelegramChannel
+from bot.telegram_channel import TelegramChannel, reply_markup
 from core.settings import load_settings
 from sandbox.emulator.server import Emulator
 from scheduler.drain import CLOSED_ERROR, STALE_ERROR, Drain, DrainOptions, RetryPolicy
@@ -643,3 +644,15 @@ async def test_sender_starts_with_now_from_the_clock(rig: Rig) -> None:
     await queue(rig.db, [message("clocked", 1000)], now=rig.clock())
     await rig.drain()
     assert (await outbox_rows(rig.db))["clocked"].sent_at == datetime(2027, 1, 4, 1, 30, tzinfo=UTC)
+
+
+def test_stored_reply_markup_becomes_python_telegram_bots_object() -> None:
+    inline = {"inline_keyboard": [[{"text": "Xong", "callback_data": "d:1"}]]}
+    converted = reply_markup(inline)
+    assert isinstance(converted, InlineKeyboardMarkup) and converted.to_dict() == inline
+    keyboard = reply_markup({"keyboard": [[{"text": "/tasks"}]], "resize_keyboard": True})
+    assert isinstance(keyboard, ReplyKeyboardMarkup) and keyboard.resize_keyboard
+    assert isinstance(reply_markup({"remove_keyboard": True}), ReplyKeyboardRemove)
+    force = reply_markup({"force_reply": True, "input_field_placeholder": "Lý do"})
+    assert isinstance(force, ForceReply) and force.input_field_placeholder == "Lý do"
+    assert reply_markup(None) is None and reply_markup({}) is None and reply_markup({"other": 1}) is None
