@@ -2,7 +2,7 @@
 
 Builds a SQLite register of N linked people (two focal points in each of N/2 units, one person in ten reading
 English), creates a broadcast to all units as the secretary's "Send" does (storage.broadcasts.create_draft,
-then send with texts.render.broadcast_parts, default language vi), and runs the real sender (scheduler.sender
+then send with texts.render.broadcast_parts, default language vi), and runs the real sender (scheduler.drain
 with the project's rate limiter at SEND_RATE_PER_SECOND) in this process against the project's Telegram Bot
 API emulator enforcing Telegram's flood limits (30 messages a second per bot, one a second per private chat),
 until every delivery has ended. Then it reads the broadcast's report (storage.broadcasts.finished) and
@@ -35,9 +35,10 @@ from telegram.warnings import PTBUserWarning
 from bench import BELOW_TARGET
 from bench.data import Shape, build_register
 from bot.app import build_application
+from bot.telegram_channel import TelegramChannel
 from core.settings import load_settings
 from sandbox.emulator.server import Emulator, FloodLimits
-from scheduler.sender import Sender
+from scheduler.drain import Drain
 from storage import broadcasts
 from storage.db import Database
 from storage.models import Broadcast, Membership, OutboxMessage, Person, Role
@@ -153,7 +154,7 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
             warnings.simplefilter("ignore", PTBUserWarning)
             application = build_application(settings, db, jobs=False)
         await application.bot.initialize()
-        sender = Sender(db=db, bot=application.bot, now=_now, default_language="vi")
+        sender = Drain(db=db, channel=TelegramChannel(application.bot), now=_now, default_language="vi")
         timeout = args.timeout or max(60.0, rows / args.rate * 2 + 30)
         started = time.perf_counter()
         await sender.run_until_idle(timeout=timeout)

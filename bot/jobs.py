@@ -5,14 +5,15 @@
 1. becomes the leader — on PostgreSQL by taking an advisory lock (scheduler.locks), trying again every
    `lock_retry_seconds` while another instance holds it; on SQLite at once (one process);
 2. while leading: runs the planner (scheduler.planner.plan_tick) at once and every `PLAN_INTERVAL_SECONDS`,
-   and the sender (scheduler.sender) continuously; checks every `watch_seconds` that it still holds the lock;
+   and the sender (scheduler.drain over bot.telegram_channel) continuously; checks every `watch_seconds` that
+   it still holds the lock;
 3. stops when the Application stops (the messages in flight finish first) or when the lock is lost.
 
 Other periodic work that must run once across instances (broadcast reports, the weekly digest) registers
 with `add_leader_job(application, name, interval, job)` and runs next to the planner, on the leader.
 
 Handlers that queue messages call `notify_outbox(application)` so that they go out at once instead of at the
-sender's next look (at most `SenderOptions.poll_interval` later). Time comes from `services.now()`.
+sender's next look (at most `DrainOptions.poll_interval` later). Time comes from `services.now()`.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from typing import Any
 
 from telegram.ext import Application, ContextTypes
 
+from bot.telegram_channel import TelegramChannel
 from handlers.services import Services
 from scheduler.calendar import WorkCalendar
 from scheduler.digest import plan_digests
+from scheduler.drain import Drain, DrainOptions
 from scheduler.locks import LeaderLock
 from scheduler.planner import PlanResult, plan_tick
 from scheduler.policy import ReminderPolicy
 from scheduler.reports import report_broadcasts
-from scheduler.sender import Sender, SenderOptions
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +52,16 @@ class Jobs:
         self,
         application: Application,  # type: ignore[type-arg]
         *,
-        options: SenderOptions | None = None,
+        options: DrainOptions | None = None,
         lock_retry_seconds: float = 2.0,
         watch_seconds: float = 2.0,
     ) -> None:
         self.application = application
-        self.options = options or SenderOptions()
+        self.options = options or DrainOptions()
         self.lock_retry_seconds = lock_retry_seconds
         self.watch_seconds = watch_seconds
         self.lock: LeaderLock | None = None
-        self.sender: Sender | None = None
+        self.sender: Drain | None = None  # the outbox drain while leading
         self.leading = False
         self.plan_ticks = 0
         self._stop_leading = asyncio.Event()
@@ -116,9 +118,9 @@ class Jobs:
         services = self.services
         self.leading = True
         self._stop_leading.clear()
-        self.sender = Sender(
+        self.sender = Drain(
             db=services.db,
-            bot=self.application.bot,
+            channel=TelegramChannel(self.application.bot),
             now=services.now,
             default_language=services.settings.default_language,
             options=self.options,
@@ -197,7 +199,7 @@ class Jobs:
 def install_jobs(
     application: Application,  # type: ignore[type-arg]
     *,
-    options: SenderOptions | None = None,
+    options: DrainOptions | None = None,
     lock_retry_seconds: float = 2.0,
     watch_seconds: float = 2.0,
 ) -> Jobs:

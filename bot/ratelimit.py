@@ -223,7 +223,7 @@ class TelegramRateLimiter(BaseRateLimiter[SendArgs]):
                     self.gate.blocked_until = max(self.gate.blocked_until, until)
                 log.warning("429 for %s to %s: waiting %.1f s (retry %d)", endpoint, chat_id, wait, attempt)
 
-    # -- for the outbox sender ------------------------------------------------------------------------
+    # -- for the outbox drain (bot.telegram_channel) ------------------------------------------------------
 
     def chat_wait(self, chat_id: int | str, priority: int = OUTBOX) -> float:
         """Seconds before a message of this priority may go to the chat (0: now), without waiting."""

@@ -1,21 +1,21 @@
-"""The durable outbox: every notification is a row with a unique key before Telegram sees it.
+"""The durable outbox and every SQL statement of its queue: enqueue, candidates, claim, recover, settle.
 
-Enqueueing the same key twice is a no-op on SQLite and PostgreSQL alike (INSERT … ON CONFLICT DO NOTHING),
-so the planner may run any number of times, on any number of instances, and never duplicates a delivery.
+A row's key is unique: enqueueing it twice is a no-op (INSERT … ON CONFLICT DO NOTHING), so the planner may run
+any number of times on any number of instances. The drain (scheduler.drain) holds no SQL; it calls these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage, OutboxStatus
+from storage.models import Commitment, OutboxMessage, OutboxStatus, Person, Status
 
 
 @dataclass
@@ -84,3 +84,175 @@ async def sent_about(session: AsyncSession, *, chat_id: int, message_id: int) ->
             OutboxMessage.chat_id == chat_id, OutboxMessage.telegram_message_id == message_id
         )
     )
+
+
+# -- the queue, for the drain ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Head:
+    """The first due row of one chat."""
+
+    id: int
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One outbox row as a channel sends it; `attempts` counts this one once claimed."""
+
+    id: int
+    key: str
+    kind: str
+    chat_id: int
+    person_id: int | None
+    text: str
+    reply_markup: dict[str, Any] | None
+    media: str | None
+    file_name: str | None
+    file_data: bytes | None
+    file_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A pending row and the facts that decide whether it may still go."""
+
+    message: QueuedMessage
+    commitment_id: int | None
+    reachable: bool | None  # of the person it is for (None: no such person)
+    commitment_status: Status | None
+    due_date: date | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a row: its new status and the columns that change with it (None: unchanged)."""
+
+    status: OutboxStatus
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    message_id: int | None = None
+    attempts: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {"status": self.status}
+        if self.last_error is not None:
+            values["last_error"] = self.last_error
+        if self.sent_at is not None:
+            values["sent_at"] = self.sent_at
+        if self.message_id is not None:
+            values["telegram_message_id"] = self.message_id
+        if self.attempts is not None:
+            values["attempts"] = self.attempts
+        return values
+
+
+def sent(*, at: datetime, message_id: int) -> Outcome:
+    return Outcome(OutboxStatus.SENT, last_error="", sent_at=at, message_id=message_id)
+
+
+def failed(error: str) -> Outcome:
+    return Outcome(OutboxStatus.FAILED, last_error=error)
+
+
+def blocked(error: str) -> Outcome:
+    return Outcome(OutboxStatus.BLOCKED, last_error=error)
+
+
+def retry(error: str, *, attempts: int | None = None) -> Outcome:
+    """`pending` again; `attempts` given: the attempt is not counted (the row's count is set back)."""
+    return Outcome(OutboxStatus.PENDING, last_error=error, attempts=attempts)
+
+
+async def candidates(session: AsyncSession, *, now: datetime, limit: int) -> list[Head]:
+    """The first due row of each chat with something due, most urgent (lowest priority, then oldest) first."""
+    first_priority = func.min(OutboxMessage.priority)
+    first_id = func.min(OutboxMessage.id)
+    rows = await session.execute(
+        select(OutboxMessage.chat_id, first_id)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now)
+        .group_by(OutboxMessage.chat_id)
+        .order_by(first_priority, first_id)
+        .limit(limit)
+    )
+    return [Head(id=row_id, chat_id=chat_id) for chat_id, row_id in rows]
+
+
+async def recover(session: AsyncSession) -> int:
+    """Rows left `sending` (a crash, a previous leader) become `pending` again; returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+async def look(session: AsyncSession, row_id: int) -> Pending | None:
+    """The row if it is still pending, with its person's reachability and its commitment's status and due date.
+
+    The person is the row's own, or for a row without one the person whose Telegram id is the chat.
+    """
+    found = (
+        await session.execute(
+            select(OutboxMessage, Person.reachable, Commitment.status, Commitment.due_date)
+            .outerjoin(
+                Person,
+                or_(
+                    Person.id == OutboxMessage.person_id,
+                    and_(OutboxMessage.person_id.is_(None), Person.telegram_id == OutboxMessage.chat_id),
+                ),
+            )
+            .outerjoin(Commitment, Commitment.id == OutboxMessage.commitment_id)
+            .where(OutboxMessage.id == row_id)
+        )
+    ).first()
+    if found is None:
+        return None
+    row, reachable, commitment_status, due_date = found
+    if row.status != OutboxStatus.PENDING:
+        return None
+    message = QueuedMessage(
+        id=row.id,
+        key=row.key,
+        kind=row.kind,
+        chat_id=row.chat_id,
+        person_id=row.person_id,
+        text=row.text,
+        reply_markup=row.reply_markup,
+        media=row.media,
+        file_name=row.file_name,
+        file_data=row.file_data,
+        file_id=row.file_id,
+        attempts=row.attempts,
+    )
+    return Pending(message, row.commitment_id, reachable, commitment_status, due_date)
+
+
+async def claim(session: AsyncSession, row_id: int) -> bool:
+    """`pending` → `sending`, attempts + 1; False when the row was no longer pending."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def settle(session: AsyncSession, row_id: int, outcome: Outcome) -> None:
+    """Record what became of a row (sent, failed, blocked, or pending again)."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(**outcome.values())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def person_of_chat(session: AsyncSession, chat_id: int) -> int | None:
+    """The person whose private chat this is, if any."""
+    return await session.scalar(select(Person.id).where(Person.telegram_id == chat_id))

@@ -475,7 +475,7 @@ async def test_digest_now_for_the_one_who_asks(db: Database) -> None:
 
 
 def test_moot_errors_match_the_sender() -> None:
-    from scheduler.sender import CLOSED_ERROR
+    from scheduler.drain import CLOSED_ERROR
 
     assert CLOSED_ERROR in MOOT_ERRORS
 

@@ -1,7 +1,8 @@
-"""The outbox sender and the shared rate limiter, against the Telegram Bot API emulator (no PTB mocking).
+"""The outbox drain over the Telegram channel, and the shared rate limiter, against the Bot API emulator.
 
-The sender tests use the real python-telegram-bot Bot built by bot.app (with its rate limiter) over HTTP to
-the emulator, on SQLite and PostgreSQL. The rate limiter's pacing is checked on a virtual clock.
+The drain tests use the real python-telegram-bot Bot built by bot.app (with its rate limiter) over HTTP to
+the emulator, through bot.telegram_channel, on SQLite and PostgreSQL. The rate limiter's pacing is checked on
+a virtual clock.
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from telegram import ForceReply, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.error import RetryAfter
 from telegram.ext import Application
 
 from bot.app import build_application
 from bot.jobs import add_leader_job, jobs_of, notify_outbox
 from bot.ratelimit import OUTBOX, REPLY, SendArgs, TelegramRateLimiter
+from bot.telegram_channel import TelegramChannel, reply_markup
 from core.settings import load_settings
 from sandbox.emulator.server import Emulator
+from scheduler.drain import CLOSED_ERROR, STALE_ERROR, Drain, DrainOptions, RetryPolicy
 from scheduler.policy import ESCALATION_OFFSET
-from scheduler.sender import CLOSED_ERROR, STALE_ERROR, UNREACHABLE_ERROR, Sender, SenderOptions
+from scheduler.unreachable import UNREACHABLE_ERROR
 from storage.db import Database
 from storage.members import touch_person
 from storage.models import Commitment, Kind, Membership, OutboxMessage, OutboxStatus, Person, Role, Status, Unit
@@ -35,7 +39,21 @@ from storage.outbox import Outgoing, enqueue
 from tests.e2e.harness import SECRETARY, Clock, make_harness
 
 TOKEN = "123456:TEST-TOKEN"
-FAST = SenderOptions(backoff_base=0.05, backoff_max=0.2, poll_interval=0.05, request_timeout=1.0)
+
+
+@dataclass
+class Tuning:
+    """What the tests turn: the drain's retry policy and poll interval, the channel's request timeout."""
+
+    max_attempts: int = 5
+    backoff_base: float = 0.05
+    backoff_max: float = 0.2
+    poll_interval: float = 0.05
+    request_timeout: float | None = 1.0
+
+    def drain_options(self) -> DrainOptions:
+        retry = RetryPolicy(max_attempts=self.max_attempts, base=self.backoff_base, max=self.backoff_max)
+        return DrainOptions(retry=retry, poll_interval=self.poll_interval)
 
 
 # -- helpers shared with test_faults.py and test_instances.py ------------------------------------------------
@@ -94,13 +112,13 @@ def png_bytes() -> bytes:
 
 @dataclass
 class Rig:
-    """The real Bot (with the project's rate limiter) against an emulator, and a Sender on it."""
+    """The real Bot (with the project's rate limiter) against an emulator, and a Drain on it."""
 
     db: Database
     emulator: Emulator
     application: Application  # type: ignore[type-arg]
     clock: Clock
-    options: SenderOptions = field(default_factory=lambda: SenderOptions(**vars(FAST)))
+    options: Tuning = field(default_factory=Tuning)
 
     @property
     def limiter(self) -> TelegramRateLimiter:
@@ -108,10 +126,11 @@ class Rig:
         assert isinstance(limiter, TelegramRateLimiter)
         return limiter
 
-    def sender(self) -> Sender:
-        return Sender(db=self.db, bot=self.application.bot, now=self.clock, options=self.options)
+    def sender(self) -> Drain:
+        channel = TelegramChannel(self.application.bot, request_timeout=self.options.request_timeout)
+        return Drain(db=self.db, channel=channel, now=self.clock, options=self.options.drain_options())
 
-    async def drain(self, timeout: float = 30.0) -> Sender:
+    async def drain(self, timeout: float = 30.0) -> Drain:
         sender = self.sender()
         await sender.run_until_idle(timeout=timeout)
         return sender
@@ -625,3 +644,15 @@ async def test_sender_starts_with_now_from_the_clock(rig: Rig) -> None:
     await queue(rig.db, [message("clocked", 1000)], now=rig.clock())
     await rig.drain()
     assert (await outbox_rows(rig.db))["clocked"].sent_at == datetime(2027, 1, 4, 1, 30, tzinfo=UTC)
+
+
+def test_stored_reply_markup_becomes_python_telegram_bots_object() -> None:
+    inline = {"inline_keyboard": [[{"text": "Xong", "callback_data": "d:1"}]]}
+    converted = reply_markup(inline)
+    assert isinstance(converted, InlineKeyboardMarkup) and converted.to_dict() == inline
+    keyboard = reply_markup({"keyboard": [[{"text": "/tasks"}]], "resize_keyboard": True})
+    assert isinstance(keyboard, ReplyKeyboardMarkup) and keyboard.resize_keyboard
+    assert isinstance(reply_markup({"remove_keyboard": True}), ReplyKeyboardRemove)
+    force = reply_markup({"force_reply": True, "input_field_placeholder": "Lý do"})
+    assert isinstance(force, ForceReply) and force.input_field_placeholder == "Lý do"
+    assert reply_markup(None) is None and reply_markup({}) is None and reply_markup({"other": 1}) is None
