@@ -22,6 +22,7 @@ import asyncio
 import ctypes
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -64,6 +65,7 @@ class Jobs:
         self.sender: Drain | None = None  # the outbox drain while leading
         self.leading = False
         self.plan_ticks = 0
+        self.last_tick_seconds = 0.0  # the last planner tick, reminders and digests (/metrics)
         self._stop_leading = asyncio.Event()
         self._calendar: WorkCalendar | None = None
         self.leader_jobs: list[tuple[str, float, LeaderJob]] = []
@@ -180,6 +182,7 @@ class Jobs:
         settings = services.settings
         if self._calendar is None:
             self._calendar = WorkCalendar(settings.extra_days_off, settings.extra_working_days)
+        started = time.monotonic()
         result = await plan_tick(
             services.db,
             policy=ReminderPolicy.from_settings(settings),
@@ -191,6 +194,7 @@ class Jobs:
         if result.evaluated > TRIM_AFTER_EVALUATED or queued_digests:
             release_memory()
         self.plan_ticks += 1
+        self.last_tick_seconds = time.monotonic() - started
         log.debug("planning tick: %s", result)
         self.wake()
         return result

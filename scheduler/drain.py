@@ -322,6 +322,7 @@ class Drain:
             delivered = await self.channel.send(row)
         except RetryLater as error:
             # The channel asked us to wait longer than its rate limiter would: not the row's fault.
+            self.stats.counts["rate_limited"] += 1
             await self._again(row, error.seconds, _clip(error.reason), counted=False)
         except Unreachable as error:
             await self._blocked(row, _clip(error.reason))

@@ -43,7 +43,7 @@ from storage.models import (
 )
 
 # Failures that are not failed deliveries: the sender drops a reminder whose commitment was closed meanwhile
-# (scheduler.sender.CLOSED_ERROR; tests/test_digest.py checks they agree).
+# (scheduler.drain.CLOSED_ERROR; tests/test_digest.py checks they agree).
 MOOT_ERRORS = ("commitment closed",)
 
 OVERDUE_LIMIT = 30
