@@ -55,8 +55,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.ratelimit import OUTBOX, SendArgs, TelegramRateLimiter, retry_after_seconds
 from scheduler.policy import key_occurrence
-from scheduler.unreachable import UNREACHABLE_ERROR, mark_unreachable
 from storage.db import Database
+from storage.members import UNREACHABLE_ERROR, mark_unreachable
 from storage.models import (
     OPEN_STATUSES,
     Commitment,
@@ -504,13 +504,7 @@ class Sender:
                 if person_id is None and row.chat_id > 0:
                     person_id = await session.scalar(select(Person.id).where(Person.telegram_id == row.chat_id))
                 if person_id is not None:
-                    await mark_unreachable(
-                        session,
-                        person_id=person_id,
-                        now=self.now(),
-                        default_language=self.default_language,
-                        reason=reason,
-                    )
+                    await mark_unreachable(session, person_id=person_id, now=self.now(), reason=reason)
         except Exception:
             log.exception("could not record that chat %s is unreachable", row.chat_id)
             self._unsettled[row.id] = {"status": OutboxStatus.BLOCKED, "last_error": reason}

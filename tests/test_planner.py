@@ -357,10 +357,12 @@ async def test_escalation_goes_to_heads_and_the_committee_once(db: Database) -> 
     await tick(db, local(2026, 12, 17))
 
     result = await tick(db, local(2026, 12, 18))  # 7 days overdue
-    escalation = {reminder(cid, ESCALATION_OFFSET, p) for p in (head, secretary, admin)}
-    assert result.escalations == 3 and escalation <= await keys(db)
+    assert result.escalations == 3 and result.escalated == 1
     assert reminder(cid, -7, an) in await keys(db)
     messages = {m.person_id: m for m in await outbox(db) if m.kind == "escalation"}
+    assert set(messages) == {head, secretary, admin}
+    assert all(m.key.startswith("escalation:") and m.commitment_id == cid for m in messages.values())
+    assert messages[head].reply_markup  # one task: the detailed alert, with its buttons
     assert "quá hạn 7 ngày" in messages[head].text and "Nguyễn Văn An" in messages[head].text
     assert "Văn phòng Bộ (VPB)" in messages[secretary].text
     assert "7 days overdue" in messages[admin].text
@@ -383,11 +385,11 @@ async def test_an_escalation_missed_while_down_comes_once(db: Database) -> None:
     head = await add_person(db, 2, "Head", role=Role.HEAD, unit_id=unit)
     cid = await add_commitment(db, unit, due=date(2026, 12, 1), kind=Kind.INTERNAL)
     result = await tick(db, local(2027, 1, 20))  # first tick 50 days after the deadline
-    assert await keys(db) == {
-        reminder(cid, ESCALATION_OFFSET, head, date(2026, 12, 1)),
-        reminder(cid, -49, an, date(2026, 12, 1)),
-    }
+    messages = await outbox(db)
+    assert {m.key for m in messages if m.kind == "reminder"} == {reminder(cid, -49, an, date(2026, 12, 1))}
+    assert [(m.person_id, m.commitment_id) for m in messages if m.kind == "escalation"] == [(head, cid)]
     assert result.escalations == 1 and result.reminders == 1
+    assert (await tick(db, local(2027, 1, 20, 9))).escalations == 0
 
 
 # --- Calendar, settings, recurrence ------------------------------------------------------------------------
@@ -503,8 +505,18 @@ async def _register(db: Database, units: int, per_unit: int) -> tuple[set[str], 
             ids = list(await session.scalars(select(Commitment.id).where(Commitment.unit_id == unit)))
         for cid in ids:
             expected |= {reminder(cid, -7, p, date(2026, 12, 4)) for p in focal}
-            expected.add(reminder(cid, ESCALATION_OFFSET, secretary, date(2026, 12, 4)))
     return expected, orphans, secretary
+
+
+async def _check_escalations(db: Database, results: list[PlanResult], secretary: int, count: int) -> None:
+    """Every commitment escalated once, in one grouped message per tick that escalated any."""
+    messages = [m for m in await outbox(db) if m.kind == "escalation"]
+    assert sum(r.escalated for r in results) == count
+    assert len(messages) == sum(r.escalations for r in results) == len([r for r in results if r.escalated])
+    assert {m.person_id for m in messages} == {secretary}
+    async with db.session() as session:
+        open_ = list((await session.execute(select(Commitment.escalated_for, Commitment.due_date))).tuples())
+    assert len(open_) == count and all(escalated == due for escalated, due in open_)
 
 
 async def _check_no_focal(db: Database, orphans: list[int], secretary: int) -> None:
@@ -527,8 +539,11 @@ async def test_small_batches_and_a_row_limit_plan_everything_once(db: Database) 
     rest = await tick(db, now, batch_size=5)
     assert not rest.more and first.evaluated + rest.evaluated == 42
     assert {k for k in await keys(db) if k.startswith("reminder:")} == expected
-    assert first.reminders + first.escalations + rest.reminders + rest.escalations == len(expected)
+    assert first.reminders + rest.reminders == len(expected)
     await _check_no_focal(db, orphans, secretary)
+    await _check_escalations(db, [first, rest], secretary, 42)
+    listed = [m.text.count(" · ") for m in await outbox(db) if m.kind == "escalation"]
+    assert listed == [20, 22]  # every task named, each once
 
 
 async def test_concurrent_ticks_do_not_duplicate(db: Database) -> None:
@@ -540,7 +555,8 @@ async def test_concurrent_ticks_do_not_duplicate(db: Database) -> None:
         for other in others:
             await other.dispose()
     assert {k for k in await keys(db) if k.startswith("reminder:")} == expected
-    assert sum(r.reminders + r.escalations for r in results) == len(expected)
+    assert sum(r.reminders for r in results) == len(expected)
+    await _check_escalations(db, list(results), secretary, 200)
     assert sum(r.evaluated for r in results) >= 200
     async with db.session() as session:
         count = await session.scalar(select(func.count()).select_from(OutboxMessage))

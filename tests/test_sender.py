@@ -26,7 +26,9 @@ from bot.jobs import add_leader_job, jobs_of, notify_outbox
 from bot.ratelimit import OUTBOX, REPLY, SendArgs, TelegramRateLimiter
 from core.settings import load_settings
 from sandbox.emulator.server import Emulator
-from scheduler.policy import ESCALATION_OFFSET
+from scheduler.calendar import WorkCalendar
+from scheduler.planner import plan_tick
+from scheduler.policy import ESCALATION_OFFSET, ReminderPolicy
 from scheduler.sender import CLOSED_ERROR, STALE_ERROR, UNREACHABLE_ERROR, Sender, SenderOptions
 from storage.db import Database
 from storage.members import touch_person
@@ -389,6 +391,10 @@ async def test_blocked_user_becomes_unreachable_and_secretaries_are_told_once(ri
     await queue(rig.db, [message(f"f{i}", 900, person_id=focal) for i in range(3)], now=now)
 
     await rig.drain()
+    await tell_committee(rig)  # the planning tick tells the secretaries: the admin's 403 comes with that notice
+    await rig.drain()
+    await tell_committee(rig)
+    await rig.drain()
 
     rows = await outbox_rows(rig.db)
     assert {rows[f"f{i}"].status for i in range(3)} == {OutboxStatus.BLOCKED}
@@ -422,11 +428,21 @@ async def test_blocked_user_becomes_unreachable_and_secretaries_are_told_once(ri
     rows = await outbox_rows(rig.db)
     assert texts_in(rig.emulator, 900) == ["back"]
     assert rows["while-away"].status == OutboxStatus.BLOCKED and rows["f2"].status == OutboxStatus.BLOCKED
+    await tell_committee(rig)
+    await rig.drain()
     assert len(texts_in(rig.emulator, 901)) == 2  # told once
 
 
+async def tell_committee(rig: Rig) -> None:
+    """A planning tick: it gathers the people marked unreachable into one notice per secretary."""
+    await plan_tick(
+        rig.db, policy=ReminderPolicy(), calendar=WorkCalendar(), now=rig.clock(), default_language="vi"
+    )
+
+
 async def test_blocking_and_unblocking_in_telegram_through_the_running_bot(sqlite_db: Database, tmp_path: Path) -> None:
-    harness = await make_harness(sqlite_db, tmp_path, jobs=True)
+    # the secretaries hear at the next planning tick: it runs every second here
+    harness = await make_harness(sqlite_db, tmp_path, jobs=True, plan_interval_seconds=1)
     try:
         emulator = harness.emulator
         now = harness.clock()
