@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from scheduler.calendar import WorkCalendar
 from scheduler.planner import PlanResult, plan_tick, planned_reminders, replan
-from scheduler.policy import ESCALATION_OFFSET, ReminderPolicy
+from scheduler.policy import ReminderPolicy
 from storage.db import Database
 from storage.invites import create_invite, redeem_invite
 from storage.members import touch_person

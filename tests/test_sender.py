@@ -435,9 +435,7 @@ async def test_blocked_user_becomes_unreachable_and_secretaries_are_told_once(ri
 
 async def tell_committee(rig: Rig) -> None:
     """A planning tick: it gathers the people marked unreachable into one notice per secretary."""
-    await plan_tick(
-        rig.db, policy=ReminderPolicy(), calendar=WorkCalendar(), now=rig.clock(), default_language="vi"
-    )
+    await plan_tick(rig.db, policy=ReminderPolicy(), calendar=WorkCalendar(), now=rig.clock(), default_language="vi")
 
 
 async def test_blocking_and_unblocking_in_telegram_through_the_running_bot(sqlite_db: Database, tmp_path: Path) -> None:
