@@ -392,6 +392,157 @@ async def test_an_escalation_missed_while_down_comes_once(db: Database) -> None:
     assert (await tick(db, local(2027, 1, 20, 9))).escalations == 0
 
 
+async def _overdue_tasks(db: Database, unit: int, count: int, due: date = DUE) -> list[int]:
+    async with db.session() as session:
+        rows = [
+            Commitment(
+                unit_id=unit,
+                title=f"Nhiệm vụ {n}",
+                kind=Kind.INTERNAL,
+                due_date=due,
+                created_at=CREATED,
+                updated_at=CREATED,
+            )
+            for n in range(count)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]
+
+
+def _listed(text: str, ids: list[int]) -> list[int]:
+    return [cid for cid in ids if f"#{cid} · " in text]
+
+
+async def test_escalations_are_one_message_per_recipient_with_at_most_30_listed(db: Database) -> None:
+    vpb = await add_unit(db, "VPB", "Văn phòng Bộ")
+    ttb = await add_unit(db, "TTB", "Thanh tra Bộ")
+    await add_person(db, 1, "An", role=Role.FOCAL, unit_id=vpb)
+    head_vpb = await add_person(db, 2, "Lãnh đạo VPB", role=Role.HEAD, unit_id=vpb)
+    head_ttb = await add_person(db, 3, "Lãnh đạo TTB", role=Role.HEAD, unit_id=ttb, language="en")
+    secretary = await add_person(db, 4, "Thư ký", role=Role.SECRETARY)
+    admin = await add_person(db, 5, "Admin", role=Role.ADMIN, language="en")
+    many = await _overdue_tasks(db, vpb, 35)
+    few = await _overdue_tasks(db, ttb, 2, due=date(2026, 12, 4))  # the most overdue: listed first
+
+    result = await tick(db, local(2026, 12, 18), batch_size=10)  # several batches, one set of messages
+    alerts = {m.person_id: m for m in await outbox(db) if m.kind == "escalation"}
+    assert (result.escalated, result.escalations) == (37, 4)
+    assert set(alerts) == {secretary, admin, head_vpb, head_ttb}
+    assert all(m.commitment_id is None and m.reply_markup is None for m in alerts.values())
+
+    text = alerts[secretary].text
+    assert "Cảnh báo nhiệm vụ quá hạn: 37 nhiệm vụ" in text and "… và 7 nhiệm vụ khác — /overdue" in text
+    assert _listed(text, few) == few and len(_listed(text, many)) == 28  # 30 listed in all
+    assert text.index(f"#{few[0]} · ") < text.index(f"#{many[0]} · ")
+    assert "… and 7 more — /overdue" in alerts[admin].text
+    # each head: their own unit only
+    assert len(_listed(alerts[head_vpb].text, many)) == 30 and not _listed(alerts[head_vpb].text, few)
+    assert "… và 5 nhiệm vụ khác — /overdue" in alerts[head_vpb].text and "Văn phòng Bộ (VPB)" in alerts[head_vpb].text
+    assert _listed(alerts[head_ttb].text, few) == few and "Overdue task alert: 2 tasks" in alerts[head_ttb].text
+    assert len(alerts[secretary].text) < 4096
+
+    # Once: the next tick and a restart (another process on the same database) find nothing new.
+    assert (await tick(db, local(2026, 12, 18, 8, 31))).escalations == 0
+    again = Database(db.url)
+    try:
+        assert (await tick(again, local(2026, 12, 21))).escalations == 0
+    finally:
+        await again.dispose()
+    assert len([m for m in await outbox(db) if m.kind == "escalation"]) == 4
+
+
+async def test_a_head_who_is_also_a_secretary_gets_one_message(db: Database) -> None:
+    unit = await add_unit(db, "VPB")
+    both = await add_person(db, 1, "Thư ký và lãnh đạo", role=Role.HEAD, unit_id=unit)
+    async with db.session() as session:
+        session.add(Membership(person_id=both, unit_id=None, role=Role.SECRETARY, created_at=CREATED))
+    await _overdue_tasks(db, unit, 3)
+    await tick(db, local(2026, 12, 18))
+    assert [m.person_id for m in await outbox(db) if m.kind == "escalation"] == [both]
+
+
+async def test_a_tick_that_stops_before_its_escalations_leaves_them_to_the_next(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler import planner
+
+    unit = await add_unit(db, "VPB")
+    await add_person(db, 1, "An", role=Role.FOCAL, unit_id=unit)
+    secretary = await add_person(db, 4, "Thư ký", role=Role.SECRETARY)
+    ids = await _overdue_tasks(db, unit, 3)
+    original = planner._notify_escalations
+
+    async def crash(*_args: object) -> None:
+        raise RuntimeError("killed mid-tick")
+
+    monkeypatch.setattr(planner, "_notify_escalations", crash)
+    with pytest.raises(RuntimeError):
+        await tick(db, local(2026, 12, 18))
+    assert not [m for m in await outbox(db) if m.kind == "escalation"]  # the reminders went; the alert not yet
+    assert len([m for m in await outbox(db) if m.kind == "reminder"]) == 3
+
+    monkeypatch.setattr(planner, "_notify_escalations", original)
+    result = await tick(db, local(2026, 12, 18, 8, 31))  # the next tick (after a restart)
+    alerts = [m for m in await outbox(db) if m.kind == "escalation"]
+    assert (result.escalated, result.reminders) == (3, 0)
+    assert [m.person_id for m in alerts] == [secretary] and _listed(alerts[0].text, ids) == ids
+    assert (await tick(db, local(2026, 12, 18, 8, 32))).escalations == 0
+    async with db.session() as session:
+        slots = set(await session.scalars(select(Commitment.next_slot_at)))
+    assert all(at is not None and at > local(2026, 12, 19) for at in slots)  # back to their real next slot
+
+
+async def test_no_focal_units_are_one_message_with_at_most_30_listed(db: Database) -> None:
+    secretary = await add_person(db, 10, "Thư ký", role=Role.SECRETARY)
+    for n in range(40):
+        unit = await add_unit(db, f"U{n:02d}", f"Đơn vị {n}")
+        await add_commitment(db, unit, title=f"Nhiệm vụ {n}")
+    result = await tick(db, local(2026, 12, 4), batch_size=7)
+    notices = [m for m in await outbox(db) if m.kind == "no_focal"]
+    assert (result.units_without_focal, result.notices) == (40, 1)
+    assert [m.person_id for m in notices] == [secretary]
+    assert len([n for n in range(40) if f"<b>U{n:02d}</b>" in notices[0].text]) == 30
+    assert "… và 10 đơn vị khác" in notices[0].text
+
+
+async def test_people_marked_unreachable_are_one_notice_per_secretary_at_the_next_tick(db: Database) -> None:
+    from storage.members import mark_unreachable
+
+    vpb = await add_unit(db, "VPB")
+    ttb = await add_unit(db, "TTB")
+    gone = [
+        await add_person(db, 100 + n, f"Người {n}", role=Role.FOCAL, unit_id=vpb if n % 2 else ttb) for n in range(33)
+    ]
+    back = await add_person(db, 200, "Quay lại", role=Role.FOCAL, unit_id=vpb)
+    secretary = await add_person(db, 10, "Thư ký", role=Role.SECRETARY)
+    admin = await add_person(db, 11, "Admin", role=Role.ADMIN, language="en")
+    now = local(2026, 11, 20, 10)
+    async with db.session() as session:
+        for person in [*gone, back]:
+            assert await mark_unreachable(session, person_id=person, now=now, reason="403")
+        assert not await mark_unreachable(session, person_id=gone[0], now=now, reason="403")  # already
+    assert not [m for m in await outbox(db) if m.kind == "unreachable"]  # nothing sent by marking
+    async with db.session() as session:
+        await touch_person(session, telegram_id=200, full_name="Quay lại", username=None, language_code=None, now=now)
+
+    result = await tick(db, now)
+    notices = {m.person_id: m for m in await outbox(db) if m.kind == "unreachable"}
+    assert (result.unreachable, result.notices) == (33, 2) and set(notices) == {secretary, admin}
+    text = notices[secretary].text
+    assert "Không còn gửi được tin nhắn Telegram cho 33 người" in text and "… và 3 người khác — /units" in text
+    assert text.count("• ") == 30 and "Quay lại" not in text and "(TTB)" in text
+    assert "People who can no longer be reached: 33" in notices[admin].text
+
+    assert (await tick(db, now + timedelta(minutes=1))).notices == 0  # told once
+    async with db.session() as session:
+        await touch_person(session, telegram_id=100, full_name="Người 0", username=None, language_code=None, now=now)
+        await mark_unreachable(session, person_id=gone[0], now=now, reason="blocked the bot")  # again
+    await tick(db, now + timedelta(minutes=2))
+    latest = [m for m in await outbox(db) if m.kind == "unreachable" and m.person_id == secretary]
+    assert len(latest) == 2 and "Người 0 (TTB)" in latest[1].text and "• " not in latest[1].text
+
+
 # --- Calendar, settings, recurrence ------------------------------------------------------------------------
 
 
