@@ -351,9 +351,11 @@ async def _notify_escalations(session: AsyncSession, tick: _Tick) -> None:
         content = content_id(f"{i.commitment.id}:{i.commitment.due_date}" for i in items)
         messages += _escalation_messages(tick, items, committee, key=content, unit=None, people=people)
     members = {p.id for p in committee}
-    for unit_id in sorted(unit_ids):
+    by_unit: dict[int, list[_Item]] = {}
+    for item in items:
+        by_unit.setdefault(item.commitment.unit_id, []).append(item)
+    for unit_id, unit_items in sorted(by_unit.items()):
         heads = head_recipients(people[unit_id], exclude=members)
-        unit_items = [i for i in items if i.commitment.unit_id == unit_id]
         if heads:
             content = content_id(f"{i.commitment.id}:{i.commitment.due_date}" for i in unit_items)
             messages += _escalation_messages(tick, unit_items, heads, key=content, unit=units[unit_id], people=people)
