@@ -125,7 +125,7 @@ class Person(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The "unreachable" event (events.id) the secretaries have not been told about yet: set when the person
     # becomes unreachable (storage.members.mark_unreachable), cleared by the planning tick that tells them.
-    unreachable_notice_event: Mapped[int | None] = mapped_column(Integer)
+    unreachable_notice_event: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Membership(Base):

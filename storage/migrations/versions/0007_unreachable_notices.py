@@ -20,8 +20,11 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("people") as batch:
         batch.add_column(sa.Column("unreachable_notice_event", sa.Integer(), nullable=True))
+        # every planning tick asks "anyone pending?": an index, not a scan of every person
+        batch.create_index("ix_people_unreachable_notice_event", ["unreachable_notice_event"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("people") as batch:
+        batch.drop_index("ix_people_unreachable_notice_event")
         batch.drop_column("unreachable_notice_event")
