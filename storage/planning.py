@@ -372,7 +372,8 @@ async def claim_unreachable(session: AsyncSession, *, now: datetime) -> list[tup
     if _dialect(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)
     else:
-        if (await session.execute(query.limit(1))).first() is None:
+        # no ORDER BY here: the index on the column answers "anyone?" without reading every person
+        if (await session.execute(select(Person.id).where(column.is_not(None)).limit(1))).first() is None:
             return []
         await set_state(session, "last_unreachable_tick", now.astimezone(UTC).isoformat())
     rows = [(int(pid), int(event)) for pid, event in (await session.execute(query)).tuples() if event is not None]
