@@ -9,6 +9,10 @@ point, 1 % of people unreachable, due dates from 20 days ago to a year ahead), t
 3. the tick at the next reminder time, which queues that morning's reminders (target ≤ 2 s for 10,000);
 4. the peak resident memory of the process (ru_maxrss).
 
+Every tick's line also says how many messages it queued to the busiest secretary or admin ("most to one secretary":
+escalations, "no focal point" and "unreachable" notices are grouped per recipient per tick; target ≤ 3 at
+national size, SPEC "No floods for the committee").
+
 With `--tick-reminders N` the register is laid out (bench.data.Tick) so that the tick of step 3 — the next
 morning, Wednesday 03/03/2027 08:30 — queues exactly N focal-point reminders and nothing else: the
 commitments due then are as many as it takes, the others have no slot at all that morning.
@@ -40,7 +44,7 @@ from scheduler.calendar import WorkCalendar
 from scheduler.planner import DEFAULT_BATCH, PlanResult, plan_tick
 from scheduler.policy import ReminderPolicy
 from storage.db import Database
-from storage.models import Commitment, OutboxMessage
+from storage.models import Commitment, Membership, OutboxMessage, Role
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # Tuesday 02/03/2027, 09:00 in Hanoi: a plain working week, no holiday near.
@@ -74,14 +78,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _line(label: str, seconds: float, result: PlanResult) -> str:
+def _line(label: str, seconds: float, result: PlanResult, to_secretary: int) -> str:
     return (
         f"{label:<40} {seconds * 1000:9.1f} ms   evaluated {result.evaluated:>7,}   reminders {result.reminders:>7,}"
-        f"   escalations {result.escalations:>6,}   notices {result.notices:>3,}"
+        f"   escalations {result.escalations:>3,} ({result.escalated:>6,} tasks)   notices {result.notices:>3,}"
+        f"   most to one secretary {to_secretary}"
     )
 
 
-async def _tick(db: Database, now: datetime, batch: int) -> tuple[float, PlanResult]:
+async def _most_to_one_secretary(db: Database, at: datetime) -> int:
+    """The most outbox rows the tick at `at` queued to one secretary or admin."""
+    committee = select(Membership.person_id).where(Membership.role.in_([Role.SECRETARY, Role.ADMIN]))
+    async with db.session() as session:
+        counts = await session.scalars(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.created_at == at, OutboxMessage.person_id.in_(committee))
+            .group_by(OutboxMessage.person_id)
+        )
+        return max(counts, default=0)
+
+
+async def _tick(db: Database, now: datetime, batch: int) -> tuple[float, PlanResult, int]:
     started = time.perf_counter()
     result = await plan_tick(
         db,
@@ -91,7 +109,8 @@ async def _tick(db: Database, now: datetime, batch: int) -> tuple[float, PlanRes
         default_language="vi",
         batch_size=batch,
     )
-    return time.perf_counter() - started, result
+    seconds = time.perf_counter() - started
+    return seconds, result, await _most_to_one_secretary(db, now)
 
 
 def _remove(path: Path) -> None:
@@ -161,12 +180,12 @@ async def run(
             )
         print(f"peak RSS after building: {_rss_mb():.0f} MB")
 
-        seconds, result = await _tick(db, START, batch)
-        print(_line("first tick (plans everything)", seconds, result))
+        seconds, result, most = await _tick(db, START, batch)
+        print(_line("first tick (plans everything)", seconds, result, most))
 
         idle: list[float] = []
         for n in range(idle_runs):
-            seconds, result = await _tick(db, START + timedelta(minutes=1 + n), batch)
+            seconds, result, _most = await _tick(db, START + timedelta(minutes=1 + n), batch)
             assert result.evaluated == 0, "nothing should be due a minute later"
             idle.append(seconds)
         print(
@@ -186,10 +205,10 @@ async def run(
         for run_number in range(max(repeat, 1)):
             if run_number:
                 await _undo_tick(db, following, due)
-            seconds, result = await _tick(db, following, batch)
+            seconds, result, most = await _tick(db, following, batch)
             times.append(seconds)
             label = f"tick at {local:%a %d/%m %H:%M} ({len(due):,} due)"
-            print(_line(label if repeat <= 1 else f"{label} #{run_number + 1}", seconds, result))
+            print(_line(label if repeat <= 1 else f"{label} #{run_number + 1}", seconds, result, most))
             if tick is not None and (result.reminders != built.tick_reminders or result.escalations):
                 raise RuntimeError(f"the tick queued {result}, not {built.tick_reminders:,} reminders alone")
         if len(times) > 1:
@@ -200,8 +219,8 @@ async def run(
         per_thousand = statistics.median(times) / max(result.queued, 1) * 1000
         print(f"{'':<40} {per_thousand * 1000:9.1f} ms per 1,000 messages queued")
 
-        seconds, result = await _tick(db, following + timedelta(minutes=1), batch)
-        print(_line("next minute (nothing due)", seconds, result))
+        seconds, result, most = await _tick(db, following + timedelta(minutes=1), batch)
+        print(_line("next minute (nothing due)", seconds, result, most))
         async with db.session() as session:
             queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
         print(f"outbox rows: {queued_before:,} after the first tick, {queued:,} now")

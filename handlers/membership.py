@@ -1,8 +1,9 @@
 """`my_chat_member` updates: a user blocked the bot (unreachable) or unblocked it (reachable again).
 
 Telegram sends one when a user blocks or unblocks the bot in their private chat, and when the bot is added to
-or removed from a group. Blocking has the same effect as a 403 from the sender (scheduler.unreachable
-`mark_unreachable`): the person's pending messages are kept as blocked and the secretaries are told once.
+or removed from a group. Blocking has the same effect as a 403 from the sender (storage.members
+`mark_unreachable`): the person's pending messages are kept as blocked and the secretaries are told once,
+at the next planning tick.
 Unblocking makes them reachable: new messages flow (the planner catches up on their open commitments),
 the blocked ones are not resent.
 """
@@ -16,8 +17,7 @@ from telegram.ext import ChatMemberHandler, ContextTypes
 
 from handlers.notify import wake_sender
 from handlers.services import Services
-from scheduler.unreachable import mark_unreachable
-from storage.members import get_person
+from storage.members import get_person, mark_unreachable
 from storage.planning import replan
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,8 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         if person is None:  # a stranger: nothing is queued for them
             return
         if status in GONE:
-            told = await mark_unreachable(
-                session,
-                person_id=person.id,
-                now=services.now(),
-                default_language=services.settings.default_language,
-                reason="blocked the bot",
-            )
-            log.info("%s blocked the bot (secretaries told: %s)", chat.id, told)
+            told = await mark_unreachable(session, person_id=person.id, now=services.now(), reason="blocked the bot")
+            log.info("%s blocked the bot (secretaries told at the next planning tick: %s)", chat.id, told)
         elif status in PRESENT:
             person.reachable = True
             # The planner sends them the latest due reminder of each open commitment at its next tick.

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
 from handlers.services import Services
+from scheduler.notices import committee_recipients
 from storage.models import Person
 from storage.outbox import Outgoing
 
@@ -23,9 +24,10 @@ def outgoing_to_committee(
     markup: Callable[[str], dict[str, Any] | None] | None = None,
     default_language: str,
 ) -> list[Outgoing]:
-    """One outbox message per secretary or admin, in each one's language, keyed `<key>:<person id>`."""
+    """One outbox message per reachable secretary or admin (scheduler.notices.committee_recipients), in each one's
+    language, keyed `<key>:<person id>`; `kind` is one of scheduler.notices' declarations."""
     messages = []
-    for person in people:
+    for person in committee_recipients(people):
         lang = person.language or default_language
         messages.append(
             Outgoing(

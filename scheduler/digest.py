@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import normalise_language
 from core.settings import DigestSchedule, Settings
+from scheduler import notices
 from storage import digest_data, planning
 from storage.db import Database
 from storage.digest_data import CommitteeData, DigestItem, DigestWindow
@@ -55,8 +56,8 @@ from texts.render import split_message
 
 log = logging.getLogger(__name__)
 
-DIGEST_KIND = "digest"
-UNIT_DIGEST_KIND = "unit_digest"
+DIGEST_KIND = notices.DIGEST.kind
+UNIT_DIGEST_KIND = notices.UNIT_DIGEST.kind
 # After reminders and escalations (priority 0): 60,000 weekly lists must not hold up a due reminder.
 DIGEST_PRIORITY = 5
 STATE_UNITS = "digest_units"
@@ -88,8 +89,8 @@ class DigestRecipient:
 async def committee_recipients(session: AsyncSession, settings: Settings) -> list[DigestRecipient]:
     """Every reachable secretary and admin, then DIGEST_CHAT_ID (unless it is one of them), once each."""
     found: dict[int, DigestRecipient] = {}
-    for person in await planning.committee_people(session):
-        if person.reachable and person.telegram_id not in found:
+    for person in await notices.reachable_committee(session):
+        if person.telegram_id not in found:
             language = normalise_language(person.language, settings.default_language)
             found[person.telegram_id] = DigestRecipient(person.telegram_id, person.id, language)
     if settings.digest_chat_id is not None and settings.digest_chat_id not in found:
@@ -238,7 +239,7 @@ async def _plan_unit_digests(db: Database, *, stamp: str, window: DigestWindow, 
                 window,
                 {unit_id: items[unit_id] for unit_id in part},
                 recipients=recipients,
-                key=lambda r, unit_id: f"unitdigest:{stamp}:{r.person_id}:{unit_id}",
+                key=lambda r, unit_id: notices.UNIT_DIGEST.key(stamp, r.person_id, unit_id),
             )
             queued += await enqueue(session, messages, now=window.now)
     return queued
@@ -255,7 +256,7 @@ async def plan_digests(db: Database, *, settings: Settings, now: datetime) -> in
     window = DigestWindow(now=now, tz=tz)
     async with db.session() as session:
         recipients = await committee_recipients(session, settings)
-        keys = {r.chat_id: f"digest:{stamp}:{r.chat_id}" for r in recipients}
+        keys = {r.chat_id: notices.DIGEST.key(stamp, r.chat_id) for r in recipients}
         have = await _existing(session, list(keys.values()))
         units_planned = await planning.get_state(session, STATE_UNITS) == stamp
     queued = 0

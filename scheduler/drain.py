@@ -17,9 +17,9 @@ from typing import Final
 
 from scheduler.channel import Channel, Refused, RetryLater, Transient, Unreachable
 from scheduler.policy import key_occurrence
-from scheduler.unreachable import UNREACHABLE_ERROR, mark_unreachable
 from storage import outbox
 from storage.db import Database
+from storage.members import UNREACHABLE_ERROR, mark_unreachable
 from storage.models import OPEN_STATUSES, OutboxStatus
 from storage.outbox import Head, Outcome, Pending, QueuedMessage
 
@@ -393,13 +393,7 @@ class Drain:
                 if person_id is None and row.chat_id > 0:
                     person_id = await outbox.person_of_chat(session, row.chat_id)
                 if person_id is not None:
-                    await mark_unreachable(
-                        session,
-                        person_id=person_id,
-                        now=self.now(),
-                        default_language=self.default_language,
-                        reason=reason,
-                    )
+                    await mark_unreachable(session, person_id=person_id, now=self.now(), reason=reason)
         except Exception:
             log.exception("could not record that chat %s is unreachable", row.chat_id)
             self._unsettled[row.id] = outbox.blocked(reason)

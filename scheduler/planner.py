@@ -5,13 +5,17 @@ messages in the outbox (INSERT … ON CONFLICT (key) DO NOTHING, as storage.outb
 unique key, so running it twice, after a restart or on two instances at once never queues a delivery twice.
 The sender delivers the outbox.
 
-Keys
+Keys (scheduler/notices.py declares every kind)
 ----
-- reminder / escalation: `reminder:{commitment id}:{occurrence}:{offset}:{person id}` (policy.delivery_key;
-  the sender reads the occurrence back with policy.key_occurrence) — the policy's slot key
-  (occurrence = due date ISO, offset = days before, −n overdue, ESCALATION_OFFSET) plus the recipient.
+- reminder: `reminder:{commitment id}:{occurrence}:{offset}:{person id}` (policy.delivery_key; the sender reads
+  the occurrence back with policy.key_occurrence) — the policy's slot key (occurrence = due date ISO, offset =
+  days before, −n overdue) plus the recipient.
+- escalation, grouped: `escalation:{content id}:{person id}` to a secretary or admin,
+  `escalation:{unit id}:{content id}:{person id}` to a head; the content id names the (commitment, due date)
+  pairs listed (notices.content_id).
 - "unit has no focal point": `nofocal:{unit id}:{n}:{person id}` — the first unit of the notice and the how
   many-th time that unit is reported (units.no_focal_notices).
+- "unreachable person": `unreachable:{content id}:{person id}` (scheduler/unreachable.py).
 
 What a tick does
 ----------------
@@ -25,14 +29,24 @@ NULL (new or changed: `replan`) are read, in batches, each batch in its own tran
   again) gets, at the next tick, the latest passed reminder of each open commitment of their units, because
   linking calls `replan` for the unit. Unreachable people are skipped, not queued;
 - escalation: once per occurrence (commitments.escalated_for), when ESCALATE_AFTER_DAYS overdue have passed,
-  to the unit's reachable heads and every reachable secretary and admin. Once means once: people linked
-  after it went out do not get it. When nobody at all could receive it, it is not marked and is tried again
-  at the commitment's next slot;
+  gathered for the whole tick (SPEC "No floods for the committee"): ONE message to each reachable secretary
+  and admin listing every commitment escalated by the tick (at most 30 listed, most overdue first, then
+  "… and N more — /overdue"), and ONE message per unit to each of its reachable heads listing that unit's (a
+  head who is a secretary too gets the committee's only). A message about a single commitment is the detailed
+  alert with its buttons. The batch holds the commitment (next_slot_at = now + 1 µs: not claimed again by this
+  tick, claimed by the next one); at the end of the tick one transaction claims the held commitments that
+  nothing changed meanwhile (escalated_for, a conditional UPDATE … RETURNING), queues the messages and stores
+  their real next slot. A crash in between only delays the escalation to the next tick; a restart or a second
+  instance finds nothing to claim, so nothing goes twice. Once means once: people linked after it went out do
+  not get it. When nobody at all could receive it, it is not held and is tried again at the commitment's next
+  slot;
 - a unit whose due reminder finds no reachable focal point: the secretaries are told once, in one message
   per tick listing every such unit (30,000 units without focal points make one message, not 30,000). The
   unit is told about again only after the planner has seen it with a reachable focal point and lost it.
   (Collected in memory during the tick and written at its end: a crash in between delays the notice to the
   unit's next slot.)
+- people marked unreachable since the previous tick (storage.members.mark_unreachable): one notice per
+  reachable secretary and admin listing them (scheduler/unreachable.py);
 - then `next_change_after` is stored as the commitment's next_slot_at.
 - a commitment the policy cannot plan (its date arithmetic raises: a due date near year 9999 that slipped in
   before dates were limited to 2000–2100, or a bug) is logged, counted in `PlanResult.failed` and set aside
@@ -44,7 +58,7 @@ No `not_before` is used: a commitment imported 10 days before its deadline gets,
 passed slot (the 14-days-before one) at once — SPEC's "the latest reminder whose time has passed and which was
 not yet delivered" — rather than nothing until the 7-days-before one. The focal points learn about new work on
 the day it is registered. The text says how near the deadline is on the day it is sent ("10 days left"), not
-on the slot's nominal date (bot/render_notices.py). The same holds after an approved extension: the new due
+on the slot's nominal date (texts/notices.py). The same holds after an approved extension: the new due
 date is a new occurrence, and its latest passed slot is sent once, with the true number of days left.
 
 Settings and calendar changes need no call: the planner keeps a fingerprint of the policy and the calendar
@@ -59,14 +73,16 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import holidays
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import normalise_language
+from scheduler import notices
 from scheduler.calendar import WorkCalendar
+from scheduler.notices import committee_recipients, content_id, focal_recipients, head_recipients
 from scheduler.policy import (
     ESCALATION,
     FOCAL,
@@ -74,17 +90,17 @@ from scheduler.policy import (
     ReminderPolicy,
     Slot,
     SlotKind,
-    delivery_key,
     latest_due,
     next_change_after,
     slots_between,
 )
+from scheduler.unreachable import notify_unreachable
 from storage import planning
 from storage.models import Commitment
 from storage.outbox import Outgoing, enqueue
 from storage.planning import PersonInfo, PlanRow, UnitInfo, UnitPeople, replan
 from texts.keyboards import commitment_keyboard
-from texts.notices import escalation_text, no_focal_text, reminder_text
+from texts.notices import escalation_group_text, escalation_text, no_focal_text, reminder_text
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -111,8 +127,10 @@ class PlanResult:
 
     evaluated: int = 0
     reminders: int = 0
-    escalations: int = 0
-    notices: int = 0
+    escalations: int = 0  # escalation messages (grouped: one per recipient per tick, heads one per unit)
+    escalated: int = 0  # commitments escalated by this tick (listed in those messages)
+    notices: int = 0  # "no focal point" and "unreachable person" messages
+    unreachable: int = 0  # people newly reported unreachable to the secretaries
     skipped_unreachable: int = 0  # reminders not queued because the person is unreachable
     units_without_focal: int = 0  # units newly reported to the secretaries
     failed: int = 0  # commitments that could not be planned, set aside (logged) until they change
@@ -142,6 +160,20 @@ def policy_fingerprint(policy: ReminderPolicy, calendar: WorkCalendar) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class _Held:
+    """A commitment whose escalation is due: written with the tick's grouped messages, at its end."""
+
+    row: PlanRow
+    next_at: datetime | None  # its next slot, stored once the escalation is written
+
+
+@dataclass(frozen=True)
+class _Item:
+    commitment: PlanRow
+    unit: UnitInfo
+
+
 @dataclass
 class _Tick:
     policy: ReminderPolicy
@@ -149,10 +181,22 @@ class _Tick:
     now: datetime
     default_language: str
     today: date
-    committee: list[PersonInfo]
+    committee: list[PersonInfo]  # every secretary and admin
     result: PlanResult
     focal_seen: set[int] = field(default_factory=set)  # units flagged "no focal" that have one again
     focal_missing: set[int] = field(default_factory=set)  # units with a due reminder and nobody to get it
+    held: dict[int, _Held] = field(default_factory=dict)  # escalations due, by commitment id
+
+    @property
+    def recipients(self) -> list[PersonInfo]:
+        """The reachable secretaries and admins (scheduler.notices.committee_recipients)."""
+        return committee_recipients(self.committee)
+
+    @property
+    def held_at(self) -> datetime:
+        """next_slot_at of a held commitment: after `now`, so this tick does not claim it again, and before any
+        later tick, which plans it again if this one ended before writing its escalation (a crash)."""
+        return self.now + timedelta(microseconds=1)
 
     def lang(self, person: PersonInfo) -> str:
         return normalise_language(person.language, self.default_language)
@@ -165,12 +209,12 @@ def _keyboard(lang: str, row: PlanRow) -> dict[str, Any] | None:
 
 async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tick) -> None:
     policy, calendar, now = tick.policy, tick.calendar, tick.now
-    plans: list[tuple[int, datetime | None]] = []
+    next_at: dict[int, datetime | None] = {}
     focal_slots: dict[int, Slot] = {}
     escalation_slots: dict[int, Slot] = {}
     for row in rows:
         if not row.is_open:
-            plans.append((row.id, None))
+            next_at[row.id] = None
             continue
         try:
             view = CommitmentView(id=row.id, kind=row.kind, due=row.due_date, status=row.status)
@@ -178,19 +222,18 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
             escalation = (
                 latest_due(view, policy, calendar, now, ESCALATION) if row.escalated_for != row.due_date else None
             )
-            next_at = next_change_after(view, policy, calendar, now)
+            next_at[row.id] = next_change_after(view, policy, calendar, now)
         except Exception:
             # One row the policy cannot plan (a due date whose arithmetic overflows, a bug) must not stop the
             # reminders of every other commitment: it is set aside until it changes (replan) or the settings do.
             log.exception("commitment #%s (due %s) cannot be planned: no reminders for it", row.id, row.due_date)
             tick.result.failed += 1
-            plans.append((row.id, None))
+            next_at[row.id] = None
             continue
         if slot is not None:
             focal_slots[row.id] = slot
         if escalation is not None:
             escalation_slots[row.id] = escalation
-        plans.append((row.id, next_at))
     tick.result.evaluated += len(rows)
 
     by_id = {row.id: row for row in rows}
@@ -203,7 +246,7 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
     for cid, slot in focal_slots.items():
         row = by_id[cid]
         unit_people = people[row.unit_id]
-        reachable = unit_people.reachable_focal
+        reachable = focal_recipients(unit_people)
         tick.result.skipped_unreachable += len(unit_people.focal) - len(reachable)
         if not reachable:
             tick.focal_missing.add(row.unit_id)
@@ -217,8 +260,8 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
             text, markup = texts[cid, lang]
             reminders.append(
                 Outgoing(
-                    key=delivery_key(slot, person.id),
-                    kind="reminder",
+                    key=notices.REMINDER.key(slot, person.id),
+                    kind=notices.REMINDER.kind,
                     chat_id=person.telegram_id,
                     text=text,
                     reply_markup=markup,
@@ -227,40 +270,98 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
                 )
             )
 
-    escalations: list[Outgoing] = []
-    escalated: list[tuple[int, date]] = []
-    texts.clear()
-    for cid, slot in escalation_slots.items():
+    # Escalations are not written here but gathered for the whole tick (_notify_escalations): the commitment is
+    # held (next_slot_at just after `now`) until then, so a tick that ends early leaves it to the next one.
+    committee = tick.recipients
+    for cid in escalation_slots:
         row = by_id[cid]
-        unit_people = people[row.unit_id]
-        recipients = {p.id: p for p in (*unit_people.heads, *tick.committee) if p.reachable}
-        if not recipients:
+        if not committee and not head_recipients(people[row.unit_id]):
             log.warning("escalation of #%s: no reachable head, secretary or admin; will try again", cid)
             continue
-        escalated.append((cid, row.due_date))
-        for person in recipients.values():
-            lang = tick.lang(person)
-            if (cid, lang) not in texts:
-                text = escalation_text(lang, row, units[row.unit_id], unit_people.focal, day=tick.today)
-                texts[cid, lang] = (text, _keyboard(lang, row))
-            text, markup = texts[cid, lang]
-            escalations.append(
-                Outgoing(
-                    key=delivery_key(slot, person.id),
-                    kind="escalation",
-                    chat_id=person.telegram_id,
-                    text=text,
-                    reply_markup=markup,
-                    person_id=person.id,
-                    commitment_id=cid,
-                )
-            )
+        tick.held[cid] = _Held(row, next_at[cid])
 
     if reminders:
         tick.result.reminders += await enqueue(session, reminders, now=now)
-    if escalations:
-        tick.result.escalations += await enqueue(session, escalations, now=now)
-    await planning.store_plans(session, plans, escalated=escalated)
+    plans = [(cid, tick.held_at if cid in tick.held else at) for cid, at in next_at.items()]
+    await planning.store_plans(session, plans)
+
+
+def _escalation_messages(
+    tick: _Tick,
+    items: Sequence[_Item],
+    recipients: Sequence[PersonInfo],
+    *,
+    key: str,
+    unit: UnitInfo | None,
+    people: dict[int, UnitPeople],
+) -> list[Outgoing]:
+    """One message per recipient listing `items` (one item: the detailed alert, with the task's buttons)."""
+    texts: dict[str, tuple[str, dict[str, Any] | None]] = {}
+    single = items[0].commitment if len(items) == 1 else None
+    messages = []
+    for person in recipients:
+        lang = tick.lang(person)
+        if lang not in texts:
+            if single is not None:
+                focal = people[single.unit_id].focal
+                text = escalation_text(lang, single, items[0].unit, focal, day=tick.today)
+                texts[lang] = (text, _keyboard(lang, single))
+            else:
+                texts[lang] = (escalation_group_text(lang, items, day=tick.today, unit=unit), None)
+        text, markup = texts[lang]
+        messages.append(
+            Outgoing(
+                key=notices.ESCALATION.key(key, person.id, unit.id if unit is not None else None),
+                kind=notices.ESCALATION.kind,
+                chat_id=person.telegram_id,
+                text=text,
+                reply_markup=markup,
+                person_id=person.id,
+                commitment_id=single.id if single is not None else None,
+            )
+        )
+    return messages
+
+
+async def _notify_escalations(session: AsyncSession, tick: _Tick) -> None:
+    """The escalations of the tick: one message to each reachable secretary and admin listing them all, one to
+    each reachable head per unit listing that unit's (a head who is also in the committee gets the committee's).
+
+    Claimed (escalated_for) in the same transaction as the messages are queued: a restart finds nothing new.
+    Keys `escalation:{content id}:{person}` and `escalation:{unit}:{content id}:{person}`, the content id naming
+    the (commitment, due date) pairs listed.
+    """
+    held_at = tick.held_at
+    claimed = await planning.claim_escalations(session, tick.held, held=held_at)
+    await planning.release_held(session, [(cid, h.next_at) for cid, h in tick.held.items()], held=held_at)
+    if not claimed:
+        return
+    rows = [tick.held[cid].row for cid in claimed]
+    unit_ids = {row.unit_id for row in rows}
+    units = await planning.units_info(session, unit_ids)
+    people = await planning.units_people(session, unit_ids)
+    items = sorted(
+        (_Item(row, units[row.unit_id]) for row in rows),
+        key=lambda i: (i.commitment.due_date, i.unit.code.upper(), i.commitment.id),
+    )
+    tick.result.escalated += len(items)
+    committee = tick.recipients
+    messages: list[Outgoing] = []
+    if committee:
+        content = content_id(f"{i.commitment.id}:{i.commitment.due_date}" for i in items)
+        messages += _escalation_messages(tick, items, committee, key=content, unit=None, people=people)
+    members = {p.id for p in committee}
+    by_unit: dict[int, list[_Item]] = {}
+    for item in items:
+        by_unit.setdefault(item.commitment.unit_id, []).append(item)
+    for unit_id, unit_items in sorted(by_unit.items()):
+        heads = head_recipients(people[unit_id], exclude=members)
+        if heads:
+            content = content_id(f"{i.commitment.id}:{i.commitment.due_date}" for i in unit_items)
+            messages += _escalation_messages(tick, unit_items, heads, key=content, unit=units[unit_id], people=people)
+    if messages:
+        tick.result.escalations += await enqueue(session, messages, now=tick.now)
+    log.info("%d commitment(s) escalated in %d message(s)", len(items), len(messages))
 
 
 async def _notify_no_focal(session: AsyncSession, tick: _Tick) -> None:
@@ -269,7 +370,7 @@ async def _notify_no_focal(session: AsyncSession, tick: _Tick) -> None:
     missing = tick.focal_missing - tick.focal_seen
     if not missing:
         return
-    recipients = [p for p in tick.committee if p.reachable]
+    recipients = tick.recipients
     if not recipients:
         log.warning("%d unit(s) have reminders due and no focal point, and no secretary can be told", len(missing))
         return
@@ -289,8 +390,8 @@ async def _notify_no_focal(session: AsyncSession, tick: _Tick) -> None:
             texts[lang] = no_focal_text(lang, units)
         messages.append(
             Outgoing(
-                key=f"nofocal:{first_unit}:{number}:{person.id}",
-                kind="no_focal",
+                key=notices.NO_FOCAL.key(first_unit, number, person.id),
+                kind=notices.NO_FOCAL.kind,
                 chat_id=person.telegram_id,
                 text=texts[lang],
                 person_id=person.id,
@@ -309,7 +410,7 @@ async def plan_tick(
     batch_size: int = DEFAULT_BATCH,
     max_rows: int | None = None,
 ) -> PlanResult:
-    """Queue every reminder, escalation and "no focal point" notice that is due at `now` (aware).
+    """Queue every reminder, escalation, "no focal point" and "unreachable person" notice due at `now` (aware).
 
     Reads only the commitments that need it (next_slot_at passed or NULL), `batch_size` per transaction,
     at most `max_rows` per call (None: all; `result.more` says when some were left for the next tick).
@@ -350,9 +451,18 @@ async def plan_tick(
                 budget -= len(rows)
             if len(rows) < limit:
                 break
+    if tick.held:
+        async with db.session() as session:
+            await _notify_escalations(session, tick)
     if tick.focal_seen or tick.focal_missing:
         async with db.session() as session:
             await _notify_no_focal(session, tick)
+    async with db.session() as session:
+        told, messages = await notify_unreachable(
+            session, now=now, recipients=committee, default_language=default_language
+        )
+    result.unreachable += told
+    result.notices += messages
     return result
 
 
@@ -396,7 +506,7 @@ async def planned_reminders(
     planned: list[PlannedReminder] = []
     after_id = 0
     async with db.session() as session:
-        committee = [p for p in await planning.committee_people(session) if p.reachable]
+        committee = await notices.reachable_committee(session)
         while True:
             rows = await planning.open_rows_after(session, after_id=after_id, limit=page)
             if not rows:
@@ -427,9 +537,9 @@ def _deliveries(
     row: PlanRow, slot: Slot, unit: UnitInfo, people: UnitPeople, committee: Iterable[PersonInfo]
 ) -> list[PlannedReminder]:
     if slot.audience == ESCALATION:
-        recipients = list({p.id: p for p in (*people.heads, *committee) if p.reachable}.values())
+        recipients = committee_recipients((*people.heads, *committee))
     else:
-        recipients = people.reachable_focal
+        recipients = focal_recipients(people)
 
     def entry(person: PersonInfo | None) -> PlannedReminder:
         return PlannedReminder(

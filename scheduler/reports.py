@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from scheduler.notices import BROADCAST_REPORT
 from storage import broadcasts
 from storage.db import Database
 from storage.models import OutboxStatus, Person
@@ -36,8 +37,8 @@ async def report_broadcasts(db: Database, *, now: datetime, default_language: st
                 session,
                 [
                     Outgoing(
-                        key=f"broadcast-report:{broadcast.id}:{index}",
-                        kind="report",
+                        key=BROADCAST_REPORT.key(broadcast.id, index),
+                        kind=BROADCAST_REPORT.kind,
                         chat_id=broadcast.chat_id,
                         person_id=author.id if author else None,
                         text=part,

@@ -1,94 +1,72 @@
-"""A person who cannot be reached (403, blocked the bot): stop sending to them and tell the committee."""
+"""People who cannot be reached (403, blocked the bot): the secretaries are told at the next planning tick.
+
+Marking is a state change (storage.members.mark_unreachable, called by the sender on a 403 and by
+handlers/membership.py when a user blocks the bot): their pending messages are blocked, they are marked
+unreachable and the event is left pending. `notify_unreachable`, run by every planning tick, gathers every
+person who became unreachable since the previous tick into ONE message per reachable secretary and admin
+(SPEC "No floods for the committee"): at most 30 listed, then "… and N more — /units". Keys
+`unreachable:{content id}:{secretary}` (the content id names the (person, event) pairs listed), queued in the
+transaction that marks them told: a restart does not repeat them. People who are reachable again by then are
+not listed.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.i18n import t
-from storage.events import record
-from storage.members import committee
-from storage.models import Membership, OutboxMessage, OutboxStatus, Person, Unit
+from core.i18n import normalise_language
+from scheduler.notices import UNREACHABLE, committee_recipients, content_id
+from storage import planning
+from storage.members import UNREACHABLE_ERROR, mark_unreachable
 from storage.outbox import Outgoing, enqueue
-from texts.render import esc, person_name
+from storage.planning import PersonInfo
+from texts.notices import unreachable_text
+from texts.render import esc, person_label
 
 log = logging.getLogger(__name__)
 
-UNREACHABLE_ERROR = "recipient unreachable (blocked the bot or never started it)"
-UNREACHABLE_KIND = "unreachable"
+UNREACHABLE_KIND = UNREACHABLE.kind
+
+__all__ = ["UNREACHABLE_ERROR", "UNREACHABLE_KIND", "mark_unreachable", "notify_unreachable"]
 
 
-async def mark_unreachable(
-    session: AsyncSession,
-    *,
-    person_id: int,
-    now: datetime,
-    default_language: str,
-    reason: str,
-) -> bool:
-    """The person cannot be reached (403, or they blocked the bot): stop sending to them and tell the committee.
-
-    Their pending rows become `blocked`. The secretaries and admins who can be reached get one notice per
-    time the person becomes unreachable (keyed `unreachable:<person>:<event>:<secretary>`). Returns True when
-    the person was reachable until now.
-    """
-    person = await session.get(Person, person_id)
-    if person is None:
-        return False
-    await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.status == OutboxStatus.PENDING,
-            or_(OutboxMessage.person_id == person_id, OutboxMessage.chat_id == person.telegram_id),
+async def notify_unreachable(
+    session: AsyncSession, *, now: datetime, recipients: Sequence[PersonInfo], default_language: str
+) -> tuple[int, int]:
+    """Tell the committee (`recipients`: its members; the reachable ones are told) about every person marked
+    unreachable and not reported yet. Returns (people reported, messages queued)."""
+    claimed = await planning.claim_unreachable(session, now=now)
+    if not claimed:
+        return 0, 0
+    found = await planning.unreachable_people(session, [pid for pid, _ in claimed])
+    listed = [(pid, event) for pid, event in claimed if pid in found and not found[pid][0].reachable]
+    if not listed:
+        return 0, 0
+    people = sorted((found[pid] for pid, _ in listed), key=lambda p: (person_label(p[0]).casefold(), p[0].id))
+    whos = [esc(person_label(person)) + (f" ({esc(', '.join(codes))})" if codes else "") for person, codes in people]
+    to = committee_recipients(recipients, exclude={pid for pid, _ in listed})
+    if not to:
+        log.warning("%d person(s) cannot be reached and no secretary can be told", len(listed))
+        return 0, 0
+    content = content_id(f"{pid}:{event}" for pid, event in listed)
+    texts: dict[str, str] = {}
+    messages = []
+    for secretary in to:
+        lang = normalise_language(secretary.language, default_language)
+        if lang not in texts:
+            texts[lang] = unreachable_text(lang, whos)
+        messages.append(
+            Outgoing(
+                key=UNREACHABLE.key(content, secretary.id),
+                kind=UNREACHABLE.kind,
+                chat_id=secretary.telegram_id,
+                person_id=secretary.id,
+                text=texts[lang],
+            )
         )
-        .values(status=OutboxStatus.BLOCKED, last_error=UNREACHABLE_ERROR)
-        .execution_options(synchronize_session=False)
-    )
-    changed = await session.execute(
-        update(Person)
-        .where(Person.id == person_id, Person.reachable.is_(True))
-        .values(reachable=False)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    event = record(session, at=now, action="unreachable", actor_id=person_id, note=reason)
-    await session.flush()
-    codes = list(
-        await session.scalars(
-            select(Unit.code)
-            .join(Membership, Membership.unit_id == Unit.id)
-            .where(Membership.person_id == person_id)
-            .distinct()
-            .order_by(Unit.code)
-        )
-    )
-    who = person_name(person) + (f" ({esc(', '.join(codes))})" if codes else "")
-    notices = [
-        Outgoing(
-            key=f"{UNREACHABLE_KIND}:{person_id}:{event.id}:{secretary.id}",
-            kind=UNREACHABLE_KIND,
-            chat_id=secretary.telegram_id,
-            person_id=secretary.id,
-            text=unreachable_notice(secretary.language or default_language, who),
-        )
-        for secretary in await committee(session)
-        if secretary.reachable and secretary.id != person_id
-    ]
-    if not notices:
-        log.warning("%s cannot be reached and no secretary can be told", person.telegram_id)
-    await enqueue(session, notices, now=now)
-    return True
-
-
-def unreachable_notice(lang: str, who: str) -> str:
-    """The secretaries' notice; `who` is already HTML."""
-    return t(
-        lang,
-        "⚠️ {who} can no longer be reached in Telegram: they blocked the bot or never started it. "
-        "Messages to them are recorded as not delivered; new ones will reach them once they write to the bot again.",
-        who=who,
-    )
+    log.warning("%d person(s) cannot be reached; %d secretary(ies) told", len(listed), len(to))
+    return len(listed), await enqueue(session, messages, now=now)

@@ -10,10 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import UNIT_ROLES, Membership, Person, Role
+from storage.events import record
+from storage.models import UNIT_ROLES, Membership, OutboxMessage, OutboxStatus, Person, Role
+
+UNREACHABLE_ERROR = "recipient unreachable (blocked the bot or never started it)"
 
 
 @dataclass(frozen=True)
@@ -197,3 +200,42 @@ async def committee(session: AsyncSession) -> list[Person]:
         .distinct()
     )
     return list(rows)
+
+
+async def mark_unreachable(session: AsyncSession, *, person_id: int, now: datetime, reason: str) -> bool:
+    """The person cannot be reached (403, or they blocked the bot): stop sending to them; the committee will know.
+
+    Their pending outbox rows become `blocked`; they are marked unreachable, with an "unreachable" event, and
+    that event is left for the next planning tick to tell the secretaries (`people.unreachable_notice_event`:
+    every person who became unreachable since the last tick is listed in one notice per secretary). Sends
+    nothing itself. Returns True when the person was reachable until now.
+    """
+    person = await session.get(Person, person_id)
+    if person is None:
+        return False
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            or_(OutboxMessage.person_id == person_id, OutboxMessage.chat_id == person.telegram_id),
+        )
+        .values(status=OutboxStatus.BLOCKED, last_error=UNREACHABLE_ERROR)
+        .execution_options(synchronize_session=False)
+    )
+    changed = await session.execute(
+        update(Person)
+        .where(Person.id == person_id, Person.reachable.is_(True))
+        .values(reachable=False)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    event = record(session, at=now, action="unreachable", actor_id=person_id, note=reason)
+    await session.flush()
+    await session.execute(
+        update(Person)
+        .where(Person.id == person_id)
+        .values(unreachable_notice_event=event.id)
+        .execution_options(synchronize_session=False)
+    )
+    return True

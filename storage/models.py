@@ -123,6 +123,9 @@ class Person(Base):
     has_started: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The "unreachable" event (events.id) the secretaries have not been told about yet: set when the person
+    # becomes unreachable (storage.members.mark_unreachable), cleared by the planning tick that tells them.
+    unreachable_notice_event: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class Membership(Base):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -207,6 +207,47 @@ async def store_plans(
         await session.execute(statement, [{"_id": cid, "_due": due} for cid, due in escalated])
 
 
+async def claim_escalations(session: AsyncSession, commitment_ids: Iterable[int], *, held: datetime) -> set[int]:
+    """Mark as escalated (escalated_for = due date) those of these commitments that nothing changed since the
+    planner held them (next_slot_at = `held`, see scheduler.planner) and that are open and not escalated for
+    their due date yet; returns their ids. A conditional UPDATE … RETURNING: a commitment is claimed once, by
+    one tick, whatever the restarts and instances.
+    """
+    claimed: set[int] = set()
+    column = _commitments.c.escalated_for
+    for chunk in _chunks(sorted(set(commitment_ids))):
+        rows = await session.execute(
+            update(_commitments)
+            .where(
+                _commitments.c.id.in_(chunk),
+                _commitments.c.next_slot_at == held,
+                _commitments.c.status.in_(list(OPEN_STATUSES)),
+                or_(column.is_(None), column != _commitments.c.due_date),
+            )
+            .values(escalated_for=_commitments.c.due_date)
+            .returning(_commitments.c.id)
+        )
+        claimed.update(int(cid) for cid in rows.scalars())
+    return claimed
+
+
+async def release_held(session: AsyncSession, plans: Sequence[tuple[int, datetime | None]], *, held: datetime) -> None:
+    """Give held commitments their real next slot (None → NEVER), unless something changed them meanwhile."""
+    if not plans:
+        return
+    statement = (
+        update(_commitments)
+        .where(
+            _commitments.c.id == bindparam("_id"),
+            _commitments.c.next_slot_at == bindparam("_held", type_=_commitments.c.next_slot_at.type),
+        )
+        .values(next_slot_at=bindparam("_next", type_=_commitments.c.next_slot_at.type))
+    )
+    await session.execute(
+        statement, [{"_id": cid, "_held": held, "_next": at if at is not None else NEVER} for cid, at in plans]
+    )
+
+
 # --- Units and people ---------------------------------------------------------------------------------------
 
 
@@ -314,6 +355,58 @@ async def claim_no_focal(session: AsyncSession, unit_ids: Iterable[int], *, now:
         )
         claimed.extend((int(uid), int(n)) for uid, n in rows.tuples())
     return sorted(claimed)
+
+
+# --- "Unreachable person" notices ------------------------------------------------------------------------
+
+
+async def claim_unreachable(session: AsyncSession, *, now: datetime) -> list[tuple[int, int]]:
+    """The people who became unreachable and whose secretaries have not been told: (person id, event id), by
+    person; they are marked told (people.unreachable_notice_event = NULL) in this transaction.
+
+    PostgreSQL: the rows are locked (FOR UPDATE SKIP LOCKED), so two ticks never claim the same person. SQLite:
+    the write lock is taken before the read.
+    """
+    column = Person.unreachable_notice_event
+    query = select(Person.id, column).where(column.is_not(None)).order_by(Person.id)
+    if _dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    else:
+        # no ORDER BY here: the index on the column answers "anyone?" without reading every person
+        if (await session.execute(select(Person.id).where(column.is_not(None)).limit(1))).first() is None:
+            return []
+        await set_state(session, "last_unreachable_tick", now.astimezone(UTC).isoformat())
+    rows = [(int(pid), int(event)) for pid, event in (await session.execute(query)).tuples() if event is not None]
+    for chunk in _chunks([pid for pid, _ in rows]):
+        await session.execute(
+            update(Person)
+            .where(Person.id.in_(chunk))
+            .values(unreachable_notice_event=None)
+            .execution_options(synchronize_session=False)
+        )
+    return rows
+
+
+async def unreachable_people(
+    session: AsyncSession, person_ids: Iterable[int]
+) -> dict[int, tuple[PersonInfo, list[str]]]:
+    """Each person with the codes of their units, by code."""
+    ids = sorted(set(person_ids))
+    found: dict[int, tuple[PersonInfo, list[str]]] = {}
+    for chunk in _chunks(ids):
+        rows = await session.execute(select(*_PERSON_COLUMNS).where(Person.id.in_(chunk)))
+        found.update((row[0], (PersonInfo(*row), [])) for row in rows.tuples())
+        codes = await session.execute(
+            select(Membership.person_id, Unit.code)
+            .join(Unit, Unit.id == Membership.unit_id)
+            .where(Membership.person_id.in_(chunk))
+            .distinct()
+            .order_by(Unit.code)
+        )
+        for pid, code in codes.tuples():
+            if pid in found and code not in found[pid][1]:
+                found[pid][1].append(code)
+    return found
 
 
 # --- Reading everything (qmsbot schedule) -------------------------------------------------------------------

@@ -134,7 +134,8 @@ async def test_random_server_errors_and_timeouts(sqlite_rig: Rig) -> None:
 
 
 async def test_blocked_and_never_started_users_in_the_running_bot(sqlite_db: Database, tmp_path: Path) -> None:
-    harness = await make_harness(sqlite_db, tmp_path, jobs=True)
+    # the secretaries hear at the next planning tick: it runs every second here
+    harness = await make_harness(sqlite_db, tmp_path, jobs=True, plan_interval_seconds=1)
     try:
         emulator = harness.emulator
         now = harness.clock()

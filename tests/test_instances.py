@@ -184,7 +184,7 @@ async def test_the_follower_takes_over_when_the_leaders_lock_connection_is_dropp
         counts = delivered_keys(emulator, users)
         doubled = {key for key, n in counts.items() if n > 1}
         assert set(counts) == set(keys) and max(counts.values()) <= 2
-        assert len(doubled) <= 16  # at most the sender's messages in flight (SenderOptions.max_in_flight)
+        assert len(doubled) <= 16  # at most the sender's messages in flight (DrainOptions.max_in_flight)
         async with pg.session() as session:
             statuses = Counter((await session.scalars(select(OutboxMessage.status))).all())
         assert statuses == {OutboxStatus.SENT: 400}

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from scheduler.calendar import WorkCalendar
 from scheduler.planner import PlanResult, plan_tick, planned_reminders, replan
-from scheduler.policy import ESCALATION_OFFSET, ReminderPolicy
+from scheduler.policy import ReminderPolicy
 from storage.db import Database
 from storage.invites import create_invite, redeem_invite
 from storage.members import touch_person
@@ -357,10 +357,12 @@ async def test_escalation_goes_to_heads_and_the_committee_once(db: Database) -> 
     await tick(db, local(2026, 12, 17))
 
     result = await tick(db, local(2026, 12, 18))  # 7 days overdue
-    escalation = {reminder(cid, ESCALATION_OFFSET, p) for p in (head, secretary, admin)}
-    assert result.escalations == 3 and escalation <= await keys(db)
+    assert result.escalations == 3 and result.escalated == 1
     assert reminder(cid, -7, an) in await keys(db)
     messages = {m.person_id: m for m in await outbox(db) if m.kind == "escalation"}
+    assert set(messages) == {head, secretary, admin}
+    assert all(m.key.startswith("escalation:") and m.commitment_id == cid for m in messages.values())
+    assert messages[head].reply_markup  # one task: the detailed alert, with its buttons
     assert "quá hạn 7 ngày" in messages[head].text and "Nguyễn Văn An" in messages[head].text
     assert "Văn phòng Bộ (VPB)" in messages[secretary].text
     assert "7 days overdue" in messages[admin].text
@@ -383,11 +385,162 @@ async def test_an_escalation_missed_while_down_comes_once(db: Database) -> None:
     head = await add_person(db, 2, "Head", role=Role.HEAD, unit_id=unit)
     cid = await add_commitment(db, unit, due=date(2026, 12, 1), kind=Kind.INTERNAL)
     result = await tick(db, local(2027, 1, 20))  # first tick 50 days after the deadline
-    assert await keys(db) == {
-        reminder(cid, ESCALATION_OFFSET, head, date(2026, 12, 1)),
-        reminder(cid, -49, an, date(2026, 12, 1)),
-    }
+    messages = await outbox(db)
+    assert {m.key for m in messages if m.kind == "reminder"} == {reminder(cid, -49, an, date(2026, 12, 1))}
+    assert [(m.person_id, m.commitment_id) for m in messages if m.kind == "escalation"] == [(head, cid)]
     assert result.escalations == 1 and result.reminders == 1
+    assert (await tick(db, local(2027, 1, 20, 9))).escalations == 0
+
+
+async def _overdue_tasks(db: Database, unit: int, count: int, due: date = DUE) -> list[int]:
+    async with db.session() as session:
+        rows = [
+            Commitment(
+                unit_id=unit,
+                title=f"Nhiệm vụ {n}",
+                kind=Kind.INTERNAL,
+                due_date=due,
+                created_at=CREATED,
+                updated_at=CREATED,
+            )
+            for n in range(count)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]
+
+
+def _listed(text: str, ids: list[int]) -> list[int]:
+    return [cid for cid in ids if f"#{cid} · " in text]
+
+
+async def test_escalations_are_one_message_per_recipient_with_at_most_30_listed(db: Database) -> None:
+    vpb = await add_unit(db, "VPB", "Văn phòng Bộ")
+    ttb = await add_unit(db, "TTB", "Thanh tra Bộ")
+    await add_person(db, 1, "An", role=Role.FOCAL, unit_id=vpb)
+    head_vpb = await add_person(db, 2, "Lãnh đạo VPB", role=Role.HEAD, unit_id=vpb)
+    head_ttb = await add_person(db, 3, "Lãnh đạo TTB", role=Role.HEAD, unit_id=ttb, language="en")
+    secretary = await add_person(db, 4, "Thư ký", role=Role.SECRETARY)
+    admin = await add_person(db, 5, "Admin", role=Role.ADMIN, language="en")
+    many = await _overdue_tasks(db, vpb, 35)
+    few = await _overdue_tasks(db, ttb, 2, due=date(2026, 12, 4))  # the most overdue: listed first
+
+    result = await tick(db, local(2026, 12, 18), batch_size=10)  # several batches, one set of messages
+    alerts = {m.person_id: m for m in await outbox(db) if m.kind == "escalation"}
+    assert (result.escalated, result.escalations) == (37, 4)
+    assert set(alerts) == {secretary, admin, head_vpb, head_ttb}
+    assert all(m.commitment_id is None and m.reply_markup is None for m in alerts.values())
+
+    text = alerts[secretary].text
+    assert "Cảnh báo nhiệm vụ quá hạn: 37 nhiệm vụ" in text and "… và 7 nhiệm vụ khác — /overdue" in text
+    assert _listed(text, few) == few and len(_listed(text, many)) == 28  # 30 listed in all
+    assert text.index(f"#{few[0]} · ") < text.index(f"#{many[0]} · ")
+    assert "… and 7 more — /overdue" in alerts[admin].text
+    # each head: their own unit only
+    assert len(_listed(alerts[head_vpb].text, many)) == 30 and not _listed(alerts[head_vpb].text, few)
+    assert "… và 5 nhiệm vụ khác — /overdue" in alerts[head_vpb].text and "Văn phòng Bộ (VPB)" in alerts[head_vpb].text
+    assert _listed(alerts[head_ttb].text, few) == few and "Overdue task alert: 2 tasks" in alerts[head_ttb].text
+    assert len(alerts[secretary].text) < 4096
+
+    # Once: the next tick and a restart (another process on the same database) find nothing new.
+    assert (await tick(db, local(2026, 12, 18, 8, 31))).escalations == 0
+    again = Database(db.url)
+    try:
+        assert (await tick(again, local(2026, 12, 21))).escalations == 0
+    finally:
+        await again.dispose()
+    assert len([m for m in await outbox(db) if m.kind == "escalation"]) == 4
+
+
+async def test_a_head_who_is_also_a_secretary_gets_one_message(db: Database) -> None:
+    unit = await add_unit(db, "VPB")
+    both = await add_person(db, 1, "Thư ký và lãnh đạo", role=Role.HEAD, unit_id=unit)
+    async with db.session() as session:
+        session.add(Membership(person_id=both, unit_id=None, role=Role.SECRETARY, created_at=CREATED))
+    await _overdue_tasks(db, unit, 3)
+    await tick(db, local(2026, 12, 18))
+    assert [m.person_id for m in await outbox(db) if m.kind == "escalation"] == [both]
+
+
+async def test_a_tick_that_stops_before_its_escalations_leaves_them_to_the_next(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scheduler import planner
+
+    unit = await add_unit(db, "VPB")
+    await add_person(db, 1, "An", role=Role.FOCAL, unit_id=unit)
+    secretary = await add_person(db, 4, "Thư ký", role=Role.SECRETARY)
+    ids = await _overdue_tasks(db, unit, 3)
+    original = planner._notify_escalations
+
+    async def crash(*_args: object) -> None:
+        raise RuntimeError("killed mid-tick")
+
+    monkeypatch.setattr(planner, "_notify_escalations", crash)
+    with pytest.raises(RuntimeError):
+        await tick(db, local(2026, 12, 18))
+    assert not [m for m in await outbox(db) if m.kind == "escalation"]  # the reminders went; the alert not yet
+    assert len([m for m in await outbox(db) if m.kind == "reminder"]) == 3
+
+    monkeypatch.setattr(planner, "_notify_escalations", original)
+    result = await tick(db, local(2026, 12, 18, 8, 31))  # the next tick (after a restart)
+    alerts = [m for m in await outbox(db) if m.kind == "escalation"]
+    assert (result.escalated, result.reminders) == (3, 0)
+    assert [m.person_id for m in alerts] == [secretary] and _listed(alerts[0].text, ids) == ids
+    assert (await tick(db, local(2026, 12, 18, 8, 32))).escalations == 0
+    async with db.session() as session:
+        slots = set(await session.scalars(select(Commitment.next_slot_at)))
+    assert all(at is not None and at > local(2026, 12, 19) for at in slots)  # back to their real next slot
+
+
+async def test_no_focal_units_are_one_message_with_at_most_30_listed(db: Database) -> None:
+    secretary = await add_person(db, 10, "Thư ký", role=Role.SECRETARY)
+    for n in range(40):
+        unit = await add_unit(db, f"U{n:02d}", f"Đơn vị {n}")
+        await add_commitment(db, unit, title=f"Nhiệm vụ {n}")
+    result = await tick(db, local(2026, 12, 4), batch_size=7)
+    notices = [m for m in await outbox(db) if m.kind == "no_focal"]
+    assert (result.units_without_focal, result.notices) == (40, 1)
+    assert [m.person_id for m in notices] == [secretary]
+    assert len([n for n in range(40) if f"<b>U{n:02d}</b>" in notices[0].text]) == 30
+    assert "… và 10 đơn vị khác" in notices[0].text
+
+
+async def test_people_marked_unreachable_are_one_notice_per_secretary_at_the_next_tick(db: Database) -> None:
+    from storage.members import mark_unreachable
+
+    vpb = await add_unit(db, "VPB")
+    ttb = await add_unit(db, "TTB")
+    gone = [
+        await add_person(db, 100 + n, f"Người {n}", role=Role.FOCAL, unit_id=vpb if n % 2 else ttb) for n in range(33)
+    ]
+    back = await add_person(db, 200, "Quay lại", role=Role.FOCAL, unit_id=vpb)
+    secretary = await add_person(db, 10, "Thư ký", role=Role.SECRETARY)
+    admin = await add_person(db, 11, "Admin", role=Role.ADMIN, language="en")
+    now = local(2026, 11, 20, 10)
+    async with db.session() as session:
+        for person in [*gone, back]:
+            assert await mark_unreachable(session, person_id=person, now=now, reason="403")
+        assert not await mark_unreachable(session, person_id=gone[0], now=now, reason="403")  # already
+    assert not [m for m in await outbox(db) if m.kind == "unreachable"]  # nothing sent by marking
+    async with db.session() as session:
+        await touch_person(session, telegram_id=200, full_name="Quay lại", username=None, language_code=None, now=now)
+
+    result = await tick(db, now)
+    notices = {m.person_id: m for m in await outbox(db) if m.kind == "unreachable"}
+    assert (result.unreachable, result.notices) == (33, 2) and set(notices) == {secretary, admin}
+    text = notices[secretary].text
+    assert "Không còn gửi được tin nhắn Telegram cho 33 người" in text and "… và 3 người khác — /units" in text
+    assert text.count("• ") == 30 and "Quay lại" not in text and "(TTB)" in text
+    assert "People who can no longer be reached: 33" in notices[admin].text
+
+    assert (await tick(db, now + timedelta(minutes=1))).notices == 0  # told once
+    async with db.session() as session:
+        await touch_person(session, telegram_id=100, full_name="Người 0", username=None, language_code=None, now=now)
+        await mark_unreachable(session, person_id=gone[0], now=now, reason="blocked the bot")  # again
+    await tick(db, now + timedelta(minutes=2))
+    latest = [m for m in await outbox(db) if m.kind == "unreachable" and m.person_id == secretary]
+    assert len(latest) == 2 and "Người 0 (TTB)" in latest[1].text and "• " not in latest[1].text
 
 
 # --- Calendar, settings, recurrence ------------------------------------------------------------------------
@@ -503,8 +656,18 @@ async def _register(db: Database, units: int, per_unit: int) -> tuple[set[str], 
             ids = list(await session.scalars(select(Commitment.id).where(Commitment.unit_id == unit)))
         for cid in ids:
             expected |= {reminder(cid, -7, p, date(2026, 12, 4)) for p in focal}
-            expected.add(reminder(cid, ESCALATION_OFFSET, secretary, date(2026, 12, 4)))
     return expected, orphans, secretary
+
+
+async def _check_escalations(db: Database, results: list[PlanResult], secretary: int, count: int) -> None:
+    """Every commitment escalated once, in one grouped message per tick that escalated any."""
+    messages = [m for m in await outbox(db) if m.kind == "escalation"]
+    assert sum(r.escalated for r in results) == count
+    assert len(messages) == sum(r.escalations for r in results) == len([r for r in results if r.escalated])
+    assert {m.person_id for m in messages} == {secretary}
+    async with db.session() as session:
+        open_ = list((await session.execute(select(Commitment.escalated_for, Commitment.due_date))).tuples())
+    assert len(open_) == count and all(escalated == due for escalated, due in open_)
 
 
 async def _check_no_focal(db: Database, orphans: list[int], secretary: int) -> None:
@@ -527,8 +690,11 @@ async def test_small_batches_and_a_row_limit_plan_everything_once(db: Database) 
     rest = await tick(db, now, batch_size=5)
     assert not rest.more and first.evaluated + rest.evaluated == 42
     assert {k for k in await keys(db) if k.startswith("reminder:")} == expected
-    assert first.reminders + first.escalations + rest.reminders + rest.escalations == len(expected)
+    assert first.reminders + rest.reminders == len(expected)
     await _check_no_focal(db, orphans, secretary)
+    await _check_escalations(db, [first, rest], secretary, 42)
+    listed = [m.text.count(" · ") for m in await outbox(db) if m.kind == "escalation"]
+    assert listed == [20, 22]  # every task named, each once
 
 
 async def test_concurrent_ticks_do_not_duplicate(db: Database) -> None:
@@ -540,7 +706,8 @@ async def test_concurrent_ticks_do_not_duplicate(db: Database) -> None:
         for other in others:
             await other.dispose()
     assert {k for k in await keys(db) if k.startswith("reminder:")} == expected
-    assert sum(r.reminders + r.escalations for r in results) == len(expected)
+    assert sum(r.reminders for r in results) == len(expected)
+    await _check_escalations(db, list(results), secretary, 200)
     assert sum(r.evaluated for r in results) >= 200
     async with db.session() as session:
         count = await session.scalar(select(func.count()).select_from(OutboxMessage))

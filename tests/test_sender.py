@@ -29,11 +29,12 @@ from bot.ratelimit import OUTBOX, REPLY, SendArgs, TelegramRateLimiter
 from bot.telegram_channel import TelegramChannel, reply_markup
 from core.settings import load_settings
 from sandbox.emulator.server import Emulator
+from scheduler.calendar import WorkCalendar
 from scheduler.drain import CLOSED_ERROR, STALE_ERROR, Drain, DrainOptions, RetryPolicy
-from scheduler.policy import ESCALATION_OFFSET
-from scheduler.unreachable import UNREACHABLE_ERROR
+from scheduler.planner import plan_tick
+from scheduler.policy import ESCALATION_OFFSET, ReminderPolicy
 from storage.db import Database
-from storage.members import touch_person
+from storage.members import UNREACHABLE_ERROR, touch_person
 from storage.models import Commitment, Kind, Membership, OutboxMessage, OutboxStatus, Person, Role, Status, Unit
 from storage.outbox import Outgoing, enqueue
 from tests.e2e.harness import SECRETARY, Clock, make_harness
@@ -408,6 +409,10 @@ async def test_blocked_user_becomes_unreachable_and_secretaries_are_told_once(ri
     await queue(rig.db, [message(f"f{i}", 900, person_id=focal) for i in range(3)], now=now)
 
     await rig.drain()
+    await tell_committee(rig)  # the planning tick tells the secretaries: the admin's 403 comes with that notice
+    await rig.drain()
+    await tell_committee(rig)
+    await rig.drain()
 
     rows = await outbox_rows(rig.db)
     assert {rows[f"f{i}"].status for i in range(3)} == {OutboxStatus.BLOCKED}
@@ -441,11 +446,19 @@ async def test_blocked_user_becomes_unreachable_and_secretaries_are_told_once(ri
     rows = await outbox_rows(rig.db)
     assert texts_in(rig.emulator, 900) == ["back"]
     assert rows["while-away"].status == OutboxStatus.BLOCKED and rows["f2"].status == OutboxStatus.BLOCKED
+    await tell_committee(rig)
+    await rig.drain()
     assert len(texts_in(rig.emulator, 901)) == 2  # told once
 
 
+async def tell_committee(rig: Rig) -> None:
+    """A planning tick: it gathers the people marked unreachable into one notice per secretary."""
+    await plan_tick(rig.db, policy=ReminderPolicy(), calendar=WorkCalendar(), now=rig.clock(), default_language="vi")
+
+
 async def test_blocking_and_unblocking_in_telegram_through_the_running_bot(sqlite_db: Database, tmp_path: Path) -> None:
-    harness = await make_harness(sqlite_db, tmp_path, jobs=True)
+    # the secretaries hear at the next planning tick: it runs every second here
+    harness = await make_harness(sqlite_db, tmp_path, jobs=True, plan_interval_seconds=1)
     try:
         emulator = harness.emulator
         now = harness.clock()
@@ -457,7 +470,9 @@ async def test_blocking_and_unblocking_in_telegram_through_the_running_bot(sqlit
 
         cursor = emulator.cursor()
         emulator.block(50)  # Telegram sends my_chat_member: member → kicked
-        notice = await emulator.wait_for_bot_message(SECRETARY, lambda m: "Phạm Thu" in m["text"], after=cursor)
+        notice = await emulator.wait_for_bot_message(
+            SECRETARY, lambda m: "Phạm Thu" in m["text"] and "(TTB)" in m["text"], after=cursor
+        )
         assert "(TTB)" in notice["text"]
         async with sqlite_db.session() as session:
             assert await session.scalar(select(Person.reachable).where(Person.telegram_id == 50)) is False
@@ -477,7 +492,7 @@ async def test_blocking_and_unblocking_in_telegram_through_the_running_bot(sqlit
             await enqueue(session, [message("hello", 50, "xin chào")], now=now)
         notify_outbox(harness.application)
         await emulator.wait_for_bot_message(50, lambda m: m["text"] == "xin chào", timeout=2)
-        assert [n for n in texts_in(emulator, SECRETARY) if "Phạm Thu" in n] == [notice["text"]]
+        assert [n for n in texts_in(emulator, SECRETARY) if "Phạm Thu" in n and "(TTB)" in n] == [notice["text"]]
     finally:
         await harness.stop()
         await harness.emulator.stop()

@@ -20,9 +20,10 @@ from core.i18n import t, t_text
 from storage.models import Kind
 from texts.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, person_label, weekday
 
-# Longest list of units in one "no focal point" notice; the rest are counted (a message stays far below
-# Telegram's 4096 characters even with long unit names).
+# Longest list in one grouped notice (units without focal point, escalated tasks, unreachable people); the
+# rest are counted (a message stays far below Telegram's 4096 characters even with long names).
 NO_FOCAL_LIST_LIMIT = 30
+GROUP_LIST_LIMIT = 30
 
 
 class NoticeCommitment(Protocol):
@@ -147,6 +148,74 @@ def escalation_text(
         "",
         t(lang, "Please direct the unit to complete it, or update it with the buttons below."),
     ]
+    return "\n".join(lines)
+
+
+class EscalatedItem(Protocol):
+    """One escalated task of a grouped escalation: the commitment and its unit."""
+
+    @property
+    def commitment(self) -> NoticeCommitment: ...
+    @property
+    def unit(self) -> NoticeUnit: ...
+
+
+def escalation_group_text(
+    lang: str,
+    items: Sequence[EscalatedItem],
+    *,
+    day: date,
+    unit: NoticeUnit | None = None,
+    limit: int = GROUP_LIST_LIMIT,
+) -> str:
+    """Several escalations in one message: to the committee (every unit), or to one unit's heads (`unit`).
+
+    At most `limit` tasks are listed, most overdue first (the order of `items`), then "… and N more — /overdue".
+    """
+    if unit is None:
+        request = t(
+            lang, "To the ISO steering committee secretariat: the following tasks are overdue and not yet done:"
+        )
+    else:
+        request = t(
+            lang,
+            "To the heads of {unit}: the following tasks of the unit are overdue and not yet done:",
+            unit=_unit(unit),
+        )
+    lines = [f"⚠️ <b>{t(lang, 'Overdue task alert: {count} tasks', count=len(items))}</b>", request, ""]
+    for item in items[:limit]:
+        c = item.commitment
+        where = "" if unit is not None else f" — <b>{esc(item.unit.code)}</b>"
+        lines.append(f"• #{c.id} · {esc(c.title)}{where} — {fmt_date(c.due_date)}, {due_phrase(lang, c.due_date, day)}")
+    if len(items) > limit:
+        lines.append(t(lang, "… and {count} more — /overdue", count=len(items) - limit))
+    lines.append("")
+    lines.append(t(lang, "Please direct the units to complete them; /overdue lists every overdue task."))
+    return "\n".join(lines)
+
+
+def unreachable_text(lang: str, people: Sequence[str], *, limit: int = GROUP_LIST_LIMIT) -> str:
+    """To the secretaries: these people can no longer be reached. Each entry is already HTML (name and units)."""
+    if len(people) == 1:
+        return t(
+            lang,
+            "⚠️ {who} can no longer be reached in Telegram: they blocked the bot or never started it. "
+            "Messages to them are recorded as not delivered; new ones will reach them once they write to the bot"
+            " again.",
+            who=people[0],
+        )
+    lines = [
+        f"⚠️ <b>{t(lang, 'People who can no longer be reached: {count}', count=len(people))}</b>",
+        t(
+            lang,
+            "They blocked the bot or never started it. Messages to them are recorded as not delivered; new ones will"
+            " reach them once they write to the bot again.",
+        ),
+        "",
+    ]
+    lines.extend(f"• {who}" for who in people[:limit])
+    if len(people) > limit:
+        lines.append(t(lang, "… and {count} more — /units", count=len(people) - limit))
     return "\n".join(lines)
 
 

@@ -1,0 +1,234 @@
+"""Every kind of notification, declared once: its outbox kind, its key, who gets it, how it groups, its text.
+
+A notice kind is a frozen `NoticeKind`: the outbox `kind` string (the only place such strings are written:
+everyone else uses the constants below or `NOTICES`), how its dedup key is built, who receives it, whether it
+goes per commitment or is gathered per recipient per planning tick, and the renderer in texts/ that writes it.
+This module decides nothing by itself: the planner, the digest, the reports and the handlers build their
+messages with it, so that "who in the committee gets this" is written once (`committee_recipients`) and "which
+focal points of a unit" once (`focal_recipients`).
+
+Grouping (SPEC "No floods for the committee"): escalations, "no focal point" warnings and "unreachable
+person" notices are gathered per recipient per planning tick into one message (at most 30 items listed, then
+"… and N more"); a unit head gets one message per tick for their unit. Focal points keep one reminder per
+commitment, with its buttons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.policy import delivery_key
+from storage import planning
+from storage.planning import PersonInfo, UnitPeople
+from texts import digest as digest_texts
+from texts import notices as notice_texts
+from texts import render
+
+__all__ = [
+    "BROADCAST",
+    "BROADCAST_REPORT",
+    "DIGEST",
+    "ESCALATION",
+    "EXTENSION_DECISION",
+    "EXTENSION_REQUEST",
+    "NEW_COMMITMENT",
+    "NOTICES",
+    "NO_FOCAL",
+    "OVERDUE",
+    "REMINDER",
+    "UNIT_DIGEST",
+    "UNREACHABLE",
+    "Grouping",
+    "NoticeKind",
+    "Recipients",
+    "committee_recipients",
+    "content_id",
+    "focal_recipients",
+    "head_recipients",
+    "notice",
+    "reachable_committee",
+]
+
+
+class Grouping(StrEnum):
+    PER_COMMITMENT = "per commitment"  # one message per commitment (and occurrence, slot) per recipient
+    PER_TICK = "per recipient per tick"  # gathered: one message per recipient per planning tick (heads: per unit)
+    PER_EVENT = "per event"  # one message per event (a digest slot, a broadcast, a request, a decision)
+
+
+class Recipients(StrEnum):
+    FOCAL = "reachable focal points of the unit"
+    COMMITTEE = "reachable secretaries and admins"
+    HEADS_AND_COMMITTEE = "reachable heads of the unit (one message per unit) and reachable secretaries and admins"
+    COMMITTEE_AND_CHAT = "reachable secretaries and admins, and DIGEST_CHAT_ID"
+    FOCAL_OF_EACH_UNIT = "reachable focal points of each unit (one message per unit)"
+    CHOSEN = "the people the secretary chose"
+    AUTHOR = "the one who asked (the secretary who sent the broadcast, the focal point who asked to extend)"
+
+
+@dataclass(frozen=True)
+class NoticeKind:
+    """One kind of notification. `key` builds the outbox key from the parts named in its docstring."""
+
+    kind: str  # the outbox `kind`
+    recipients: Recipients
+    grouping: Grouping
+    key: Callable[..., str]
+    render: Callable[..., Any] | None  # the function of texts/ that writes it in one language (None: see there)
+
+
+def content_id(parts: Iterable[object]) -> str:
+    """A short stable id of what a grouped message lists: the same items give the same key, new items a new one."""
+    return hashlib.sha256(repr(sorted(map(str, parts))).encode()).hexdigest()[:16]
+
+
+def _escalation_key(content: str, person_id: int, unit_id: int | None = None) -> str:
+    """`escalation:{content id}:{person}` (committee) or `escalation:{unit}:{content id}:{person}` (heads)."""
+    return f"escalation:{content}:{person_id}" if unit_id is None else f"escalation:{unit_id}:{content}:{person_id}"
+
+
+REMINDER = NoticeKind("reminder", Recipients.FOCAL, Grouping.PER_COMMITMENT, delivery_key, notice_texts.reminder_text)
+# An overdue reminder is a reminder (same key, same kind in the outbox: the sender treats them alike); it is
+# declared for the record: its slots are the policy's negative offsets.
+OVERDUE = NoticeKind("reminder", Recipients.FOCAL, Grouping.PER_COMMITMENT, delivery_key, notice_texts.reminder_text)
+ESCALATION = NoticeKind(
+    "escalation",
+    Recipients.HEADS_AND_COMMITTEE,
+    Grouping.PER_TICK,
+    _escalation_key,
+    notice_texts.escalation_group_text,  # one item: notice_texts.escalation_text, with the task's buttons
+)
+NO_FOCAL = NoticeKind(
+    "no_focal",
+    Recipients.COMMITTEE,
+    Grouping.PER_TICK,
+    lambda first_unit, number, person_id: f"nofocal:{first_unit}:{number}:{person_id}",
+    notice_texts.no_focal_text,
+)
+UNREACHABLE = NoticeKind(
+    "unreachable",
+    Recipients.COMMITTEE,
+    Grouping.PER_TICK,
+    lambda content, person_id: f"unreachable:{content}:{person_id}",
+    notice_texts.unreachable_text,
+)
+DIGEST = NoticeKind(
+    "digest",
+    Recipients.COMMITTEE_AND_CHAT,
+    Grouping.PER_EVENT,
+    lambda stamp, chat_id: f"digest:{stamp}:{chat_id}",
+    digest_texts.committee_digest_text,
+)
+UNIT_DIGEST = NoticeKind(
+    "unit_digest",
+    Recipients.FOCAL_OF_EACH_UNIT,
+    Grouping.PER_EVENT,
+    lambda stamp, person_id, unit_id: f"unitdigest:{stamp}:{person_id}:{unit_id}",
+    digest_texts.unit_digest_text,
+)
+BROADCAST = NoticeKind(
+    "broadcast",
+    Recipients.CHOSEN,
+    Grouping.PER_EVENT,
+    lambda batch, person_id, part: f"{batch}:{person_id}:{part}",  # batch: `broadcast:{id}:{n}` (storage.broadcasts)
+    render.broadcast_parts,
+)
+BROADCAST_REPORT = NoticeKind(
+    "report",
+    Recipients.AUTHOR,
+    Grouping.PER_EVENT,
+    lambda broadcast_id, part: f"broadcast-report:{broadcast_id}:{part}",
+    render.broadcast_report,
+)
+EXTENSION_REQUEST = NoticeKind(
+    "extension_request",
+    Recipients.COMMITTEE,
+    Grouping.PER_EVENT,
+    lambda request_id, person_id: f"extension:{request_id}:{person_id}",
+    None,  # written by handlers/status.py (_request_notice), next to the request it describes
+)
+EXTENSION_DECISION = NoticeKind(
+    "decision",
+    Recipients.AUTHOR,
+    Grouping.PER_EVENT,
+    lambda request_id: f"extension-decision:{request_id}",
+    None,  # written by handlers/buttons.py (decision_text)
+)
+# Declared for later use: "a new commitment was registered for your unit".
+NEW_COMMITMENT = NoticeKind(
+    "new_commitment",
+    Recipients.FOCAL,
+    Grouping.PER_TICK,
+    lambda content, person_id: f"new:{content}:{person_id}",
+    notice_texts.reminder_text,
+)
+
+NOTICES: dict[str, NoticeKind] = {
+    name: kind
+    for name, kind in (
+        ("reminder", REMINDER),
+        ("overdue", OVERDUE),
+        ("escalation", ESCALATION),
+        ("no_focal", NO_FOCAL),
+        ("unreachable", UNREACHABLE),
+        ("digest", DIGEST),
+        ("unit_digest", UNIT_DIGEST),
+        ("broadcast", BROADCAST),
+        ("broadcast_report", BROADCAST_REPORT),
+        ("extension_request", EXTENSION_REQUEST),
+        ("extension_decision", EXTENSION_DECISION),
+        ("new_commitment", NEW_COMMITMENT),
+    )
+}
+
+
+def notice(name: str) -> NoticeKind:
+    """The declaration of one kind, by its name in `NOTICES`."""
+    return NOTICES[name]
+
+
+# --- Recipients -------------------------------------------------------------------------------------------
+
+
+class _Reachable(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def reachable(self) -> bool: ...
+
+
+P = TypeVar("P", bound=_Reachable)
+
+
+def committee_recipients(people: Iterable[P], *, exclude: Container[int] = ()) -> list[P]:
+    """THE rule for the committee: its secretaries and admins who are reachable, once each, in the given order.
+
+    `people` are the committee's members (storage.planning.committee_people, storage.members.committee);
+    `exclude` person ids (e.g. the person a notice is about).
+    """
+    found: dict[int, P] = {}
+    for person in people:
+        if person.reachable and person.id not in exclude and person.id not in found:
+            found[person.id] = person
+    return list(found.values())
+
+
+async def reachable_committee(session: AsyncSession, *, exclude: Container[int] = ()) -> list[PersonInfo]:
+    """The secretaries and admins who are reachable, read from the database, by name."""
+    return committee_recipients(await planning.committee_people(session), exclude=exclude)
+
+
+def focal_recipients(people: UnitPeople) -> list[PersonInfo]:
+    """THE rule for a unit: its focal points who are reachable."""
+    return [p for p in people.focal if p.reachable]
+
+
+def head_recipients(people: UnitPeople, *, exclude: Container[int] = ()) -> list[PersonInfo]:
+    """A unit's heads who are reachable (those in `exclude`, e.g. secretaries who get the committee's list, not)."""
+    return committee_recipients(people.heads, exclude=exclude)
