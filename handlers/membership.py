@@ -17,8 +17,7 @@ from telegram.ext import ChatMemberHandler, ContextTypes
 from handlers.notify import wake_sender
 from handlers.services import Services
 from scheduler.unreachable import mark_unreachable
-from storage.members import get_person
-from storage.planning import replan
+from storage.members import get_person, set_reachable
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +52,8 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             )
             log.info("%s blocked the bot (secretaries told: %s)", chat.id, told)
         elif status in PRESENT:
-            person.reachable = True
             # The planner sends them the latest due reminder of each open commitment at its next tick.
-            await replan(session, person_ids=[person.id])
+            await set_reachable(session, person=person)
             log.info("%s unblocked the bot", chat.id)
     wake_sender(context.application)
 

@@ -4,7 +4,8 @@ Every row of every file is checked first (`storage.register_files`); if anything
 and the report lists each problem. Otherwise one transaction upserts the units (by code, regardless of case)
 and the commitments (by `ref`, or by unit + title + due when the file gives no ref) and writes one event per
 created row and per changed field. Importing the same files again changes nothing and writes no event.
-Status, progress and history of existing commitments are never touched.
+Status, progress and history of existing commitments are never touched. Every commitment created or changed
+is replanned (next_slot_at = NULL, as storage.planning.replan does) in the same transaction as its write.
 
 The write path loads the existing rows by key in a few queries (chunks of `CHUNK` keys) and writes with
 bulk INSERT … RETURNING / executemany UPDATE, so a national register (tens of thousands of units, hundreds
@@ -377,7 +378,8 @@ class _Writer:
                 continue
             values = self._commitment_changes(row, match)
             if values:
-                # A changed deadline or kind changes the reminders: the planner looks again (storage.planning).
+                # Any change (deadline, kind, unit, title …) replans the row: next_slot_at = NULL in the same
+                # executemany UPDATE is what storage.planning.replan writes, without a second statement per chunk.
                 updates.append(
                     {
                         "id": match.id,
@@ -433,6 +435,8 @@ class _Writer:
             "created_at": self.now,
             "updated_at": self.now,
             "version": 1,
+            # NULL is "plan me" (storage.planning): a new row is replanned by being inserted, in this transaction.
+            "next_slot_at": None,
         }
 
     def _commitment_changes(self, row: Row[CommitmentRecord], state: _CommitmentState) -> dict[str, Any]:
