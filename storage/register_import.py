@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.batches import chunks
 from core.i18n import N_, t, t_text
 from storage.db import Database
 from storage.models import Commitment, Event, Kind, Status, Unit
@@ -182,11 +183,6 @@ async def _load_units(session: AsyncSession) -> list[_UnitState]:
     return [_UnitState(*row) for row in result]
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class _Writer:
     def __init__(
         self,
@@ -242,7 +238,7 @@ class _Writer:
     async def _insert(self, table: Any, rows: list[dict[str, Any]], keys: Sequence[Any]) -> list[Any]:
         """INSERT … RETURNING id and `keys`, in chunks (each a few multi-row statements)."""
         inserted: list[Any] = []
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows, CHUNK):
             result = await self.session.execute(insert(table).returning(table.c.id, *keys), chunk)
             inserted.extend(result.all())
         return inserted
@@ -323,8 +319,8 @@ class _Writer:
 
         refs = sorted({row.record.ref for row in rows if row.record.ref})
         by_ref: dict[str, _CommitmentState] = {}
-        for chunk in _chunks(refs):
-            result = await self.session.execute(select(*_COMMITMENT_COLUMNS).where(Commitment.ref.in_(chunk)))
+        for ref_chunk in chunks(refs, CHUNK):
+            result = await self.session.execute(select(*_COMMITMENT_COLUMNS).where(Commitment.ref.in_(ref_chunk)))
             for state in keep(result):
                 by_ref[state.ref or ""] = state
 
@@ -338,7 +334,7 @@ class _Writer:
             }
         )
         by_key: dict[tuple[int, str, date], list[_CommitmentState]] = defaultdict(list)
-        for chunk in _chunks(unit_ids):
+        for chunk in chunks(unit_ids, CHUNK):
             result = await self.session.execute(select(*_COMMITMENT_COLUMNS).where(Commitment.unit_id.in_(chunk)))
             for state in keep(result):
                 by_key[(state.unit_id, state.title, state.due_date)].append(state)
