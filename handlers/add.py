@@ -21,7 +21,6 @@ from telegram.ext import (
 from core.i18n import t_text
 from handlers.base import Request, UsageError, UserError, answer_user_error, build_request, command, refusal
 from handlers.commands import BY_NAME
-from handlers.notify import replan_commitments
 from handlers.status import parse_new_date
 from storage.models import Kind
 from storage.register import find_unit
@@ -47,12 +46,9 @@ def _cancel_only(lang: str) -> InlineKeyboardMarkup:
 async def _create(req: Request, *, unit_code: str, title: str, kind: Kind, due: date, legal_basis: str) -> None:
     services = req.services
     async with services.db.session() as session:
-        unit = await find_unit(session, code=unit_code)
-        if unit is None:
-            raise UserError("There is no unit with the code {code}.", code=esc(unit_code))
-        commitment = await add_commitment(
+        change = await add_commitment(
             session,
-            unit=unit,
+            unit_code=unit_code,
             title=title,
             kind=kind,
             due=due,
@@ -60,12 +56,13 @@ async def _create(req: Request, *, unit_code: str, title: str, kind: Kind, due: 
             actor_id=req.actor.person_id,
             now=services.now(),
         )
-        await replan_commitments(session, commitment_ids=[commitment.id])
+    if change.commitment is None or change.unit is None:
+        raise UserError("There is no unit with the code {code}.", code=esc(unit_code))
     await req.reply(
         req.tr(
             "Added #{id} for {unit}: {title}, due {due} ({kind}).",
-            id=commitment.id,
-            unit=f"<b>{esc(unit.code)}</b>",
+            id=change.commitment.id,
+            unit=f"<b>{esc(change.unit.code)}</b>",
             title=esc(shorten(title, 200)),
             due=fmt_date(due),
             kind=kind_label(req.lang, kind),

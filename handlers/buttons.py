@@ -16,11 +16,11 @@ from core.i18n import t
 from handlers.base import Request, build_request, refusal
 from handlers.broadcast import broadcast_press
 from handlers.commands import BY_NAME
-from handlers.notify import replan_commitments, wake_sender
+from handlers.notify import wake_sender
 from handlers.status import OUTCOME_TEXTS
 from storage.events import history
-from storage.models import Commitment, Evidence, Kind, Person, Unit
-from storage.outbox import Outgoing, enqueue
+from storage.models import Commitment, Evidence, ExtensionRequest, ExtensionStatus, Kind, Person, Unit
+from storage.outbox import Outgoing
 from storage.register import get_commitment
 from storage.status import Change, Outcome, decide_extension, evidence_of, mark_done, set_progress
 from texts.keyboards import (
@@ -31,7 +31,7 @@ from texts.keyboards import (
     commitment_keyboard,
     parse_callback,
 )
-from texts.render import commitment_card, esc, fmt_date, shorten
+from texts.render import commitment_card, esc, fmt_date, legal_deadline_refusal, shorten
 
 ANSWER_LIMIT = 200  # Telegram's limit for a callback answer
 
@@ -103,7 +103,6 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
                 tz=services.settings.tz,
                 expected_version=press.version,
             )
-            await replan_commitments(session, commitment_ids=[commitment.id])
         else:
             assert press.percent is not None
             change = await set_progress(
@@ -114,7 +113,6 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
                 now=services.now(),
                 expected_version=press.version,
             )
-            await replan_commitments(session, commitment_ids=[commitment.id])
     if press.action == "info":
         await answer(query)
         from handlers.tasks import send_task_view
@@ -124,14 +122,7 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
     if press.action == "ext":
         await answer(query)
         if commitment.kind == Kind.LEGAL:
-            await req.reply(
-                req.tr(
-                    "#{id} has a legal deadline set by {basis}; the committee cannot move it. "
-                    "Add a note instead: /note {id} <what is holding it up>",
-                    id=commitment.id,
-                    basis=esc(commitment.legal_basis or req.tr("a legal document")),
-                )
-            )
+            await req.reply(legal_deadline_refusal(req.lang, commitment))
         else:
             await req.reply(
                 req.tr("To ask for more time, send: /extend {id} <new date DD/MM/YYYY> <reason>", id=commitment.id)
@@ -161,33 +152,14 @@ async def decision_press(req: Request, query: CallbackQuery, press: DecisionPres
             approve=press.approve,
             actor_id=req.actor.person_id,
             now=services.now(),
+            notice=lambda request, commitment, requester: decision_notice(
+                requester.language or services.settings.default_language, request, commitment, requester
+            ),
         )
-        if change.outcome is Outcome.NOT_FOUND or change.request is None or change.commitment is None:
-            await answer(query, req.tr("This request no longer exists."), alert=True)
-            return
-        request, commitment = change.request, change.commitment
-        unit = await session.get(Unit, commitment.unit_id)
-        decider = await session.get(Person, request.decided_by_id) if request.decided_by_id else None
-        if change.changed:
-            requester = await session.get(Person, request.requested_by_id) if request.requested_by_id else None
-            if requester is not None:
-                lang = requester.language or services.settings.default_language
-                await enqueue(
-                    session,
-                    [
-                        Outgoing(
-                            key=f"extension-decision:{request.id}",
-                            kind="decision",
-                            chat_id=requester.telegram_id,
-                            person_id=requester.id,
-                            commitment_id=commitment.id,
-                            text=decision_text(lang, press.approve, commitment, request.new_due, request.old_due),
-                            reply_markup=commitment_keyboard(lang, commitment),
-                        )
-                    ],
-                    now=services.now(),
-                )
-            await replan_commitments(session, commitment_ids=[commitment.id])
+    if change.outcome is Outcome.NOT_FOUND or change.request is None or change.commitment is None:
+        await answer(query, req.tr("This request no longer exists."), alert=True)
+        return
+    request, commitment, unit, decider = change.request, change.commitment, change.unit, change.decider
     assert unit is not None
     approved = request.status.value == "approved"
     who = esc(decider.full_name) if decider else "?"
@@ -212,6 +184,21 @@ async def decision_press(req: Request, query: CallbackQuery, press: DecisionPres
     except BadRequest as error:
         if "not modified" not in str(error).lower():
             raise
+
+
+def decision_notice(lang: str, request: ExtensionRequest, commitment: Commitment, requester: Person) -> Outgoing:
+    """The decision, to the person who asked, with the buttons of the commitment as it now stands."""
+    return Outgoing(
+        key=f"extension-decision:{request.id}",
+        kind="decision",
+        chat_id=requester.telegram_id,
+        person_id=requester.id,
+        commitment_id=commitment.id,
+        text=decision_text(
+            lang, request.status == ExtensionStatus.APPROVED, commitment, request.new_due, request.old_due
+        ),
+        reply_markup=commitment_keyboard(lang, commitment),
+    )
 
 
 def decision_text(lang: str, approved: bool, commitment: Commitment, new_due: date, old_due: date) -> str:

@@ -17,8 +17,7 @@ from telegram.ext import ChatMemberHandler, ContextTypes
 
 from handlers.notify import wake_sender
 from handlers.services import Services
-from storage.members import get_person, mark_unreachable
-from storage.planning import replan
+from storage.members import get_person, mark_unreachable, set_reachable
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +46,8 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             told = await mark_unreachable(session, person_id=person.id, now=services.now(), reason="blocked the bot")
             log.info("%s blocked the bot (secretaries told at the next planning tick: %s)", chat.id, told)
         elif status in PRESENT:
-            person.reachable = True
             # The planner sends them the latest due reminder of each open commitment at its next tick.
-            await replan(session, person_ids=[person.id])
+            await set_reachable(session, person=person)
             log.info("%s unblocked the bot", chat.id)
     wake_sender(context.application)
 

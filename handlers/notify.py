@@ -1,11 +1,12 @@
-"""What handlers do after a change: queue notifications to the committee, wake the sender, replan reminders."""
+"""What handlers do after a change: queue notifications to the committee, wake the sender.
+
+Reminders are not theirs to plan again: the storage services do that in the transaction of the change."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
 from handlers.services import Services
@@ -41,13 +42,6 @@ def outgoing_to_committee(
             )
         )
     return messages
-
-
-async def replan_commitments(session: AsyncSession, *, commitment_ids: Iterable[int]) -> None:
-    """A change that affects reminders: the planner looks at these commitments again at its next tick."""
-    from scheduler.planner import replan
-
-    await replan(session, commitment_ids=list(commitment_ids))
 
 
 def wake_sender(application: Application) -> None:  # type: ignore[type-arg]

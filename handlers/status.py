@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message
 
 from core.dates import MAX_YEAR, MIN_YEAR, DateOutOfRange, parse_date
@@ -20,15 +19,14 @@ from handlers.base import (
     visible_commitment,
 )
 from handlers.commands import BY_NAME, CommandSpec
-from handlers.notify import outgoing_to_committee, replan_commitments, wake_sender
+from handlers.notify import outgoing_to_committee, wake_sender
 from handlers.register_files import import_document, is_register_file
-from storage.members import committee
 from storage.models import Commitment, Unit
-from storage.outbox import enqueue, sent_about
+from storage.outbox import sent_about
 from storage.status import (
     Change,
+    EvidenceFile,
     Outcome,
-    add_evidence,
     add_note,
     mark_done,
     reopen,
@@ -36,7 +34,7 @@ from storage.status import (
     set_progress,
 )
 from texts.keyboards import CommitmentPress, decision_keyboard, parse_callback
-from texts.render import esc, fmt_date, shorten
+from texts.render import esc, fmt_date, legal_deadline_refusal, shorten
 
 NOTE_LIMIT = 20_000  # stored whole; only the display is shortened
 
@@ -93,12 +91,9 @@ async def complete(req: Request, commitment_id: int, note: str, message: Message
             now=services.now(),
             tz=services.settings.tz,
             note=note,
+            evidence=evidence_file(message),
         )
-        # A file is kept even when the commitment was done already: it is the proof that was sent.
-        kept = message is not None and change.outcome in (Outcome.CHANGED, Outcome.ALREADY_DONE)
-        if kept and message is not None:
-            kept = await _keep_evidence(req, session, commitment, message, note)
-        await replan_commitments(session, commitment_ids=[commitment.id])
+    kept = change.evidence is not None
     if not change.changed:
         text = outcome_text(req.lang, change, commitment_id)
         await req.reply(text + ("\n" + req.tr("The file is kept as evidence.") if kept else ""))
@@ -121,45 +116,30 @@ async def complete(req: Request, commitment_id: int, note: str, message: Message
     await req.reply(text)
 
 
-async def _keep_evidence(
-    req: Request, session: AsyncSession, commitment: Commitment, message: Message, note: str
-) -> bool:
+def evidence_file(message: Message | None) -> EvidenceFile | None:
+    """The document or photo of a message, as evidence; None without one."""
+    if message is None:
+        return None
     if message.document is not None:
         document = message.document
-        media, file_id, unique, name, mime, size = (
-            "document",
-            document.file_id,
-            document.file_unique_id,
-            document.file_name or "",
-            document.mime_type or "",
-            document.file_size,
+        return EvidenceFile(
+            media="document",
+            file_id=document.file_id,
+            file_unique_id=document.file_unique_id,
+            file_name=document.file_name or "",
+            mime_type=document.mime_type or "",
+            file_size=document.file_size,
         )
-    elif message.photo:
+    if message.photo:
         photo = message.photo[-1]  # the largest size
-        media, file_id, unique, name, mime, size = (
-            "photo",
-            photo.file_id,
-            photo.file_unique_id,
-            "",
-            "image/jpeg",
-            photo.file_size,
+        return EvidenceFile(
+            media="photo",
+            file_id=photo.file_id,
+            file_unique_id=photo.file_unique_id,
+            mime_type="image/jpeg",
+            file_size=photo.file_size,
         )
-    else:
-        return False
-    await add_evidence(
-        session,
-        commitment=commitment,
-        actor_id=req.actor.person_id,
-        now=req.services.now(),
-        media=media,
-        file_id=file_id,
-        file_unique_id=unique,
-        file_name=name,
-        mime_type=mime,
-        file_size=size,
-        note=note,
-    )
-    return True
+    return None
 
 
 PERCENT = re.compile(r"(-?\d{1,6})%?")
@@ -187,7 +167,6 @@ async def progress(req: Request) -> None:
             now=services.now(),
             note=note,
         )
-        await replan_commitments(session, commitment_ids=[commitment.id])
     if not change.changed:
         await req.reply(outcome_text(req.lang, change, commitment_id))
         return
@@ -222,7 +201,6 @@ async def reopen_command(req: Request) -> None:
         change = await reopen(
             session, commitment=commitment, actor_id=req.actor.person_id, now=services.now(), note=reason
         )
-        await replan_commitments(session, commitment_ids=[commitment.id])
     if not change.changed:
         await req.reply(outcome_text(req.lang, change, commitment_id))
         return
@@ -263,29 +241,19 @@ async def extend(req: Request) -> None:
             actor_id=req.actor.person_id,
             now=services.now(),
             today=services.today(),
-        )
-        if change.changed:
-            assert change.request is not None
-            request_id = change.request.id
-            people = await committee(session)
-            default = services.settings.default_language
-            notices = outgoing_to_committee(
+            notices=lambda request, people: outgoing_to_committee(
                 people,
-                key=f"extension:{request_id}",
+                key=f"extension:{request.id}",
                 kind="extension_request",
                 commitment_id=commitment.id,
                 render=lambda lang: _request_notice(lang, req.actor.name, commitment, unit, new_due, reason),
-                markup=lambda lang: decision_keyboard(lang, request_id),
-                default_language=default,
-            )
-            await enqueue(session, notices, now=services.now())
-    if change.outcome is Outcome.LEGAL:
-        raise UserError(
-            "#{id} has a legal deadline set by {basis}; the committee cannot move it. "
-            "Add a note instead: /note {id} <what is holding it up>",
-            id=commitment_id,
-            basis=esc(commitment.legal_basis or req.tr("a legal document")),
+                markup=lambda lang: decision_keyboard(lang, request.id),
+                default_language=services.settings.default_language,
+            ),
         )
+    if change.outcome is Outcome.LEGAL:
+        await req.reply(legal_deadline_refusal(req.lang, commitment))
+        return
     if change.outcome is Outcome.IN_PAST:
         raise UserError("The new date {date} is in the past.", date=fmt_date(new_due))
     if change.outcome is Outcome.NOT_LATER:

@@ -37,6 +37,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         ) from None
 
 
+def dialect_of(session: AsyncSession) -> str:
+    """ "sqlite" or "postgresql": the database a session speaks to (SQLite when it is not bound)."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 class Database:
     """One engine and its session factory; `session()` is a unit of work that commits on success."""
 

@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.batches import chunks
+from storage.db import dialect_of
 from storage.models import (
     OPEN_STATUSES,
     Commitment,
@@ -52,15 +54,6 @@ UNREACHABLE_LIMIT = 20
 FAILED_LIMIT = 10
 UNIT_ITEMS_LIMIT = 30
 _CHUNK = 500  # ids per IN (…) list
-
-
-def _chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
 @dataclass(frozen=True)
@@ -246,7 +239,7 @@ class Recipient:
 
 
 def _local_date(session: AsyncSession, column: Any, window: DigestWindow) -> Any:
-    if _dialect(session) == "postgresql":
+    if dialect_of(session) == "postgresql":
         return cast(func.timezone(window.tz.key, column), Date)
     offset = window.now.astimezone(window.tz).utcoffset() or timedelta(0)
     return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
@@ -263,7 +256,7 @@ def _scan(session: AsyncSession, column: Any) -> Any:
     or (status, due_date) index it is one random row lookup per commitment (~0.9 s). PostgreSQL chooses well
     by itself.
     """
-    if _dialect(session) != "sqlite":
+    if dialect_of(session) != "sqlite":
         return column
     return type_coerce(literal_column(f"+{column.table.name}.{column.name}"), column.type)
 
@@ -491,7 +484,9 @@ async def unit_items(
         .order_by(c.unit_id, c.due_date, c.id)
     )
     found: dict[int, list[DigestItem]] = {}
-    parts = [query] if unit_ids is None else [query.where(c.unit_id.in_(p)) for p in _chunks(sorted(set(unit_ids)))]
+    parts = (
+        [query] if unit_ids is None else [query.where(c.unit_id.in_(p)) for p in chunks(sorted(set(unit_ids)), _CHUNK)]
+    )
     for part in parts:
         for row in (await session.execute(part)).tuples():
             found.setdefault(row[1], []).append(DigestItem(*row))
@@ -501,7 +496,7 @@ async def unit_items(
 async def reachable_focal(session: AsyncSession, unit_ids: Iterable[int]) -> dict[int, list[Recipient]]:
     """The reachable focal points of each unit (units with none are left out)."""
     found: dict[int, list[Recipient]] = {}
-    for chunk in _chunks(sorted(set(unit_ids))):
+    for chunk in chunks(sorted(set(unit_ids)), _CHUNK):
         rows = await session.execute(
             select(Membership.unit_id, Person.id, Person.telegram_id, Person.language)
             .join(Person, Person.id == Membership.person_id)

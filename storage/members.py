@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.events import record
 from storage.models import UNIT_ROLES, Membership, OutboxMessage, OutboxStatus, Person, Role
+from storage.planning import replan
 
 UNREACHABLE_ERROR = "recipient unreachable (blocked the bot or never started it)"
 
@@ -78,15 +79,23 @@ async def touch_person(
         return person
     person.full_name = full_name or person.full_name
     person.username = username
-    if not person.reachable:
-        from storage.planning import replan
-
-        # Reachable again: their units' reminders are planned anew, so the latest one reaches them.
-        await replan(session, person_ids=[person.id])
-    person.reachable = True
+    await set_reachable(session, person=person)
     person.has_started = True
     person.last_seen_at = now
     return person
+
+
+async def set_reachable(session: AsyncSession, *, person: Person) -> bool:
+    """The person can be written to again (they wrote to the bot, or unblocked it); True if they could not.
+
+    Reachable again: the open commitments of their units are planned anew in this transaction, so the
+    latest due reminder of each reaches them at the planner's next tick (the blocked ones are not resent).
+    """
+    if person.reachable:
+        return False
+    person.reachable = True
+    await replan(session, person_ids=[person.id])
+    return True
 
 
 async def resolve_actor(

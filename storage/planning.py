@@ -26,6 +26,8 @@ from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.batches import chunks
+from storage.db import dialect_of
 from storage.models import (
     OPEN_STATUSES,
     Commitment,
@@ -48,13 +50,12 @@ _units = cast(Table, Unit.__table__)
 _outbox = cast(Table, OutboxMessage.__table__)
 
 
-def _chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
+# Local names for the shared helpers (core.batches, storage.db), so the queries below read as before.
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    return chunks(ids, _CHUNK)
 
 
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
+_dialect = dialect_of
 
 
 async def replan(

@@ -4,7 +4,8 @@ Every row of every file is checked first (`storage.register_files`); if anything
 and the report lists each problem. Otherwise one transaction upserts the units (by code, regardless of case)
 and the commitments (by `ref`, or by unit + title + due when the file gives no ref) and writes one event per
 created row and per changed field. Importing the same files again changes nothing and writes no event.
-Status, progress and history of existing commitments are never touched.
+Status, progress and history of existing commitments are never touched. Every commitment created or changed
+is replanned (next_slot_at = NULL, as storage.planning.replan does) in the same transaction as its write.
 
 The write path loads the existing rows by key in a few queries (chunks of `CHUNK` keys) and writes with
 bulk INSERT … RETURNING / executemany UPDATE, so a national register (tens of thousands of units, hundreds
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.batches import chunks
 from core.i18n import N_, t, t_text
 from storage.db import Database
 from storage.models import Commitment, Event, Kind, Status, Unit
@@ -181,11 +183,6 @@ async def _load_units(session: AsyncSession) -> list[_UnitState]:
     return [_UnitState(*row) for row in result]
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class _Writer:
     def __init__(
         self,
@@ -241,7 +238,7 @@ class _Writer:
     async def _insert(self, table: Any, rows: list[dict[str, Any]], keys: Sequence[Any]) -> list[Any]:
         """INSERT … RETURNING id and `keys`, in chunks (each a few multi-row statements)."""
         inserted: list[Any] = []
-        for chunk in _chunks(rows):
+        for chunk in chunks(rows, CHUNK):
             result = await self.session.execute(insert(table).returning(table.c.id, *keys), chunk)
             inserted.extend(result.all())
         return inserted
@@ -322,8 +319,8 @@ class _Writer:
 
         refs = sorted({row.record.ref for row in rows if row.record.ref})
         by_ref: dict[str, _CommitmentState] = {}
-        for chunk in _chunks(refs):
-            result = await self.session.execute(select(*_COMMITMENT_COLUMNS).where(Commitment.ref.in_(chunk)))
+        for ref_chunk in chunks(refs, CHUNK):
+            result = await self.session.execute(select(*_COMMITMENT_COLUMNS).where(Commitment.ref.in_(ref_chunk)))
             for state in keep(result):
                 by_ref[state.ref or ""] = state
 
@@ -337,7 +334,7 @@ class _Writer:
             }
         )
         by_key: dict[tuple[int, str, date], list[_CommitmentState]] = defaultdict(list)
-        for chunk in _chunks(unit_ids):
+        for chunk in chunks(unit_ids, CHUNK):
             result = await self.session.execute(select(*_COMMITMENT_COLUMNS).where(Commitment.unit_id.in_(chunk)))
             for state in keep(result):
                 by_key[(state.unit_id, state.title, state.due_date)].append(state)
@@ -377,7 +374,8 @@ class _Writer:
                 continue
             values = self._commitment_changes(row, match)
             if values:
-                # A changed deadline or kind changes the reminders: the planner looks again (storage.planning).
+                # Any change (deadline, kind, unit, title …) replans the row: next_slot_at = NULL in the same
+                # executemany UPDATE is what storage.planning.replan writes, without a second statement per chunk.
                 updates.append(
                     {
                         "id": match.id,
@@ -433,6 +431,8 @@ class _Writer:
             "created_at": self.now,
             "updated_at": self.now,
             "version": 1,
+            # NULL is "plan me" (storage.planning): a new row is replanned by being inserted, in this transaction.
+            "next_slot_at": None,
         }
 
     def _commitment_changes(self, row: Row[CommitmentRecord], state: _CommitmentState) -> dict[str, Any]:

@@ -1,15 +1,19 @@
-"""Changing a commitment: done, progress, notes, reopen, evidence, extensions, new commitments.
+"""The service layer of commitment changes: done, progress, notes, reopen, evidence, extensions, new ones.
 
-Each function is one unit of work inside the caller's transaction: it checks the state, changes it with a
-conditional UPDATE on the row's version (so two presses at once leave one consistent state and one event
-per real change), and writes the event in the same transaction. Authorisation is the caller's (handlers);
-these functions enforce only what the state allows.
+Every change of a commitment goes through one of these functions, and nothing else (handlers call them once
+and never replan). Each is one unit of work inside the caller's transaction (session explicit, keyword-only
+arguments): it checks the state, changes it with a conditional UPDATE on the row's version (so two presses
+at once leave one consistent state and one event per real change), writes the event and marks the
+commitment for planning (`storage.planning.replan`) in that same transaction, so a change that rolls back
+leaves neither. Authorisation is the caller's (handlers); these functions enforce only what the state allows.
+Register imports (storage.register_import) are the other writer of commitments and replan the same way.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -21,17 +25,28 @@ from sqlalchemy.orm import selectinload
 
 from core.recurrence import RecurrenceError, next_occurrence
 from storage import events
+from storage.members import committee
 from storage.models import (
     Commitment,
     Evidence,
     ExtensionRequest,
     ExtensionStatus,
     Kind,
+    Person,
     Status,
     Unit,
 )
+from storage.outbox import Outgoing, enqueue
+from storage.planning import replan
+from storage.register import find_unit
 
 log = logging.getLogger(__name__)
+
+
+# The notices of an extension request, one per secretary or admin (rendered above storage, by the caller).
+CommitteeNotices = Callable[[ExtensionRequest, Sequence[Person]], Sequence[Outgoing]]
+# The notice of a decision to the person who asked (approved: the new deadline; rejected: it stays).
+RequesterNotice = Callable[[ExtensionRequest, Commitment, Person], Outgoing]
 
 
 class Outcome(enum.Enum):
@@ -56,6 +71,9 @@ class Change:
     request: ExtensionRequest | None = None
     done_late: bool = False
     next_occurrence: Commitment | None = None
+    evidence: Evidence | None = None  # the file kept with a done (also when it was done already)
+    unit: Unit | None = None  # an extension decision: the commitment's unit, and who decided
+    decider: Person | None = None
 
     @property
     def changed(self) -> bool:
@@ -88,8 +106,11 @@ def _refuse(commitment: Commitment, expected_version: int | None) -> Change | No
     return None
 
 
-def _event(session: AsyncSession, commitment: Commitment, *, at: datetime, action: str, **details: object) -> None:
-    """One event about `commitment`, in the caller's transaction."""
+async def _changed(
+    session: AsyncSession, commitment: Commitment, *, at: datetime, action: str, **details: object
+) -> None:
+    """A change of `commitment` happened: its event, and the planner looks at it again at its next tick —
+    both in the caller's transaction, so they commit or roll back with the change itself."""
     events.record(
         session,
         at=at,
@@ -98,6 +119,19 @@ def _event(session: AsyncSession, commitment: Commitment, *, at: datetime, actio
         unit_id=commitment.unit_id,
         **details,  # type: ignore[arg-type]
     )
+    await replan(session, commitment_ids=[commitment.id])
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """A file sent as proof (a document or a photo), as the chat platform names it."""
+
+    media: str
+    file_id: str
+    file_unique_id: str
+    file_name: str = ""
+    mime_type: str = ""
+    file_size: int | None = None
 
 
 async def _reload(session: AsyncSession, commitment: Commitment) -> Commitment:
@@ -114,6 +148,39 @@ async def mark_done(
     tz: ZoneInfo,
     note: str = "",
     expected_version: int | None = None,
+    evidence: EvidenceFile | None = None,
+) -> Change:
+    """Done (with the next occurrence of a recurring one). A file sent with it is kept as evidence even when
+    the commitment was done already: it is the proof that was sent."""
+    change = await _mark_done(
+        session, commitment=commitment, actor_id=actor_id, now=now, tz=tz, note=note, expected_version=expected_version
+    )
+    if evidence is not None and change.outcome in (Outcome.CHANGED, Outcome.ALREADY_DONE):
+        change.evidence = await add_evidence(
+            session,
+            commitment=commitment,
+            actor_id=actor_id,
+            now=now,
+            media=evidence.media,
+            file_id=evidence.file_id,
+            file_unique_id=evidence.file_unique_id,
+            file_name=evidence.file_name,
+            mime_type=evidence.mime_type,
+            file_size=evidence.file_size,
+            note=note,
+        )
+    return change
+
+
+async def _mark_done(
+    session: AsyncSession,
+    *,
+    commitment: Commitment,
+    actor_id: int | None,
+    now: datetime,
+    tz: ZoneInfo,
+    note: str,
+    expected_version: int | None,
 ) -> Change:
     if (refused := _refuse(commitment, expected_version)) is not None:
         return refused
@@ -124,7 +191,7 @@ async def mark_done(
         fresh = await _reload(session, commitment)
         return Change(Outcome.ALREADY_DONE if fresh.status == Status.DONE else Outcome.STALE, fresh)
     late = now.astimezone(tz).date() > commitment.due_date
-    _event(
+    await _changed(
         session,
         commitment,
         at=now,
@@ -228,7 +295,7 @@ async def set_progress(
         if fresh.status == Status.IN_PROGRESS and fresh.progress == percent:
             return Change(Outcome.UNCHANGED, fresh)
         return Change(Outcome.ALREADY_DONE if fresh.status == Status.DONE else Outcome.STALE, fresh)
-    _event(
+    await _changed(
         session,
         commitment,
         at=now,
@@ -246,7 +313,7 @@ async def add_note(
     session: AsyncSession, *, commitment: Commitment, text: str, actor_id: int | None, now: datetime
 ) -> Change:
     commitment.updated_at = now
-    _event(
+    await _changed(
         session,
         commitment,
         at=now,
@@ -265,7 +332,7 @@ async def reopen(
     new_status = Status.OPEN
     if not await _bump(session, commitment, None, status=new_status, done_at=None, progress=0, updated_at=now):
         return Change(Outcome.STALE, await _reload(session, commitment))
-    _event(
+    await _changed(
         session,
         commitment,
         at=now,
@@ -307,7 +374,7 @@ async def add_evidence(
     )
     session.add(evidence)
     await session.flush()
-    _event(
+    await _changed(
         session,
         commitment,
         at=now,
@@ -339,7 +406,10 @@ async def request_extension(
     actor_id: int | None,
     now: datetime,
     today: date,
+    notices: CommitteeNotices | None = None,
 ) -> Change:
+    """Ask the committee to move a deadline: the pending request, its event and (with `notices`) the
+    secretaries' notices in the outbox, in one transaction. A legal deadline is refused (Outcome.LEGAL)."""
     if commitment.kind == Kind.LEGAL:
         return Change(Outcome.LEGAL, commitment)
     if not commitment.is_open:
@@ -371,7 +441,7 @@ async def request_extension(
             await session.flush()
     except IntegrityError:
         return Change(Outcome.PENDING_EXISTS, commitment)
-    _event(
+    await _changed(
         session,
         commitment,
         at=now,
@@ -382,13 +452,41 @@ async def request_extension(
         new_value=new_due.isoformat(),
         note=reason,
     )
+    if notices is not None:
+        await enqueue(session, notices(request, await committee(session)), now=now)
     return Change(Outcome.CHANGED, commitment, request)
 
 
 async def decide_extension(
+    session: AsyncSession,
+    *,
+    request_id: int,
+    approve: bool,
+    actor_id: int | None,
+    now: datetime,
+    notice: RequesterNotice | None = None,
+) -> Change:
+    """The first decision wins: a conditional update from pending, so a second press finds it decided.
+
+    The change carries the request, the commitment, its unit and who decided (also when it was decided
+    already). A real decision also queues `notice` to the requester, in the same transaction.
+    """
+    change = await _decide_extension(session, request_id=request_id, approve=approve, actor_id=actor_id, now=now)
+    request, commitment = change.request, change.commitment
+    if request is None or commitment is None:
+        return change
+    change.unit = await session.get(Unit, commitment.unit_id)
+    change.decider = await session.get(Person, request.decided_by_id) if request.decided_by_id else None
+    if change.changed and notice is not None and request.requested_by_id is not None:
+        requester = await session.get(Person, request.requested_by_id)
+        if requester is not None:
+            await enqueue(session, [notice(request, commitment, requester)], now=now)
+    return change
+
+
+async def _decide_extension(
     session: AsyncSession, *, request_id: int, approve: bool, actor_id: int | None, now: datetime
 ) -> Change:
-    """The first decision wins: a conditional update from pending, so a second press finds it decided."""
     request = await session.get(ExtensionRequest, request_id)
     if request is None:
         return Change(Outcome.NOT_FOUND)
@@ -409,7 +507,7 @@ async def decide_extension(
         return Change(Outcome.DECIDED, commitment, request)
     assert commitment is not None
     if closed:
-        _event(
+        await _changed(
             session,
             commitment,
             at=now,
@@ -426,7 +524,7 @@ async def decide_extension(
         # The decision is claimed; the deadline moves even if the row changed meanwhile (e.g. a progress note).
         while not await _bump(session, commitment, None, due_date=request.new_due, updated_at=now):
             await _reload(session, commitment)
-    _event(
+    await _changed(
         session,
         commitment,
         at=now,
@@ -442,14 +540,18 @@ async def decide_extension(
 async def add_commitment(
     session: AsyncSession,
     *,
-    unit: Unit,
+    unit_code: str,
     title: str,
     kind: Kind,
     due: date,
     legal_basis: str,
     actor_id: int | None,
     now: datetime,
-) -> Commitment:
+) -> Change:
+    """A new commitment of the unit with that code (any case), with its event; Outcome.NOT_FOUND without one."""
+    unit = await find_unit(session, code=unit_code)
+    if unit is None:
+        return Change(Outcome.NOT_FOUND)
     commitment = Commitment(
         unit_id=unit.id,
         title=title,
@@ -463,6 +565,7 @@ async def add_commitment(
         created_at=now,
         updated_at=now,
         version=1,
+        next_slot_at=None,  # a new row needs planning: the planner picks it up at its next tick
     )
     session.add(commitment)
     await session.flush()
@@ -477,4 +580,4 @@ async def add_commitment(
         new_value=due.isoformat(),
         note=title,
     )
-    return commitment
+    return Change(Outcome.CHANGED, commitment, unit=unit)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
 from babel.messages.pofile import read_po
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import core.i18n
 import storage.register_export as register_export
@@ -254,6 +254,24 @@ async def test_upsert_moves_due_unit_and_renames_unit(db: Database, now: datetim
         ("unit", "VKHCN", "VPB"),
         ("due_date", "2011-03-31", "2011-06-30"),
     }
+
+
+async def test_import_replans_what_it_creates_and_changes(db: Database, now: datetime) -> None:
+    await import_sources(db, files(), now=now)
+    async with db.session() as session:
+        created = {c.ref: c.next_slot_at for c in await session.scalars(select(Commitment))}
+        assert created == dict.fromkeys(["QT-VPB", "KH-VKHCN", "XXLD-VKHCN"])  # new rows: NULL, "plan me"
+        # As if the planner had seen every row.
+        await session.execute(update(Commitment).values(next_slot_at=datetime(2030, 1, 1, tzinfo=UTC)))
+    moved = COMMITMENTS.replace("2011-03-31", "30/06/2011")
+
+    report = await import_sources(db, files(commitments=moved), now=now)
+
+    assert report.commitments_updated == 1
+    async with db.session() as session:
+        slots = {c.ref: c.next_slot_at for c in await session.scalars(select(Commitment))}
+    assert slots["KH-VKHCN"] is None  # the moved deadline is planned again, in the import's transaction
+    assert slots["QT-VPB"] == slots["XXLD-VKHCN"] == datetime(2030, 1, 1, tzinfo=UTC)  # unchanged rows stay
 
 
 async def test_without_ref_upsert_by_unit_title_due(db: Database, now: datetime) -> None:

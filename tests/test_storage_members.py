@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from storage.db import Database
 from storage.invites import Redeem, create_invite, redeem_invite
-from storage.members import bootstrap_roles, resolve_actor, touch_person
+from storage.members import bootstrap_roles, resolve_actor, set_reachable, touch_person
 from storage.migrate import current_revision
-from storage.models import Event, Membership, Role, Unit
+from storage.models import Commitment, Event, Kind, Membership, Person, Role, Status, Unit
 
 
 async def _unit(db: Database, now, code: str = "VPB") -> int:  # type: ignore[no-untyped-def]
@@ -99,3 +99,37 @@ async def test_sqlite_keeps_foreign_keys_and_wal(sqlite_db: Database) -> None:
         pass
     else:
         raise AssertionError("a membership of a person who does not exist was accepted")
+
+
+async def test_reachable_again_replans_the_units_open_commitments(db: Database, now) -> None:  # type: ignore[no-untyped-def]
+    unit_id = await _unit(db, now)
+    other_id = await _unit(db, now, "TTB")
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    async with db.session() as session:
+        person = await touch_person(
+            session, telegram_id=100, full_name="An", username=None, language_code="vi", now=now
+        )
+        session.add(Membership(person_id=person.id, unit_id=unit_id, role=Role.FOCAL, origin="invite", created_at=now))
+        for uid, status in ((unit_id, Status.OPEN), (unit_id, Status.DONE), (other_id, Status.OPEN)):
+            session.add(
+                Commitment(
+                    unit_id=uid,
+                    title=f"{uid} {status.value}",
+                    kind=Kind.INTERNAL,
+                    due_date=now.date(),
+                    status=status,
+                    created_at=now,
+                    updated_at=now,
+                    next_slot_at=later,
+                )
+            )
+        person.reachable = False
+    async with db.session() as session:
+        person = await session.get(Person, person.id)
+        assert person is not None
+        assert await set_reachable(session, person=person)
+        assert not await set_reachable(session, person=person)  # reachable already: nothing to do
+    async with db.session() as session:
+        slots = {c.title: c.next_slot_at for c in await session.scalars(select(Commitment))}
+        assert (await session.get(Person, person.id)).reachable  # type: ignore[union-attr]
+    assert slots == {f"{unit_id} open": None, f"{unit_id} done": later, f"{other_id} open": later}

@@ -75,6 +75,17 @@ def due_phrase(lang: str, due: date, today: date) -> str:
     return t(lang, "overdue {days} days", days=-days)
 
 
+def legal_deadline_refusal(lang: str, commitment: Commitment) -> str:
+    """Why a legal deadline cannot be extended (/extend, the "Ask to extend" button): one text for both."""
+    return t(
+        lang,
+        "#{id} has a legal deadline set by {basis}; the committee cannot move it. "
+        "Add a note instead: /note {id} <what is holding it up>",
+        id=commitment.id,
+        basis=esc(commitment.legal_basis or t(lang, "a legal document")),
+    )
+
+
 def commitment_line(lang: str, commitment: Commitment, unit: Unit, today: date, *, show_unit: bool) -> str:
     """One line of a list: #id, unit, title, due date and how near it is."""
     overdue = commitment.is_open and commitment.due_date < today
