@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
 from core.i18n import normalise_language, t
@@ -22,7 +22,7 @@ from handlers.services import Services
 from storage.members import Actor, resolve_actor, touch_person
 from storage.models import Commitment, Unit
 from storage.register import get_commitment
-from texts.render import split_message
+from texts.render import shorten, split_message
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +206,11 @@ async def visible_commitment(session: AsyncSession, req: Request, commitment_id:
     if found is None or not req.actor.can_see_unit(found[1].id):
         raise UserError("There is no commitment #{id} among your units.", id=commitment_id)
     return found
+
+
+ANSWER_LIMIT = 200  # Telegram's limit for a callback answer
+
+
+async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:
+    """Stop the pressed button's spinner, with a short notice (an alert when `alert`)."""
+    await query.answer(shorten(text, ANSWER_LIMIT) if text else None, show_alert=alert)

@@ -7,7 +7,7 @@ import re
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
 
-from handlers.base import Request, UsageError, UserError, command, tail_text
+from handlers.base import Request, UsageError, UserError, answer, command, tail_text
 from handlers.commands import BY_NAME
 from handlers.notify import wake_sender
 from storage import broadcasts
@@ -66,7 +66,6 @@ async def broadcast(req: Request) -> None:
 
 
 async def broadcast_press(req: Request, query: CallbackQuery, press: BroadcastPress) -> None:
-    from handlers.buttons import answer
 
     services = req.services
     async with services.db.session() as session:

@@ -13,7 +13,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from core.i18n import t
-from handlers.base import Request, build_request, refusal
+from handlers.base import Request, answer, build_request, refusal
 from handlers.broadcast import broadcast_press
 from handlers.commands import BY_NAME
 from handlers.notify import wake_sender
@@ -33,15 +33,9 @@ from texts.keyboards import (
 )
 from texts.render import commitment_card, esc, fmt_date, legal_deadline_refusal, shorten
 
-ANSWER_LIMIT = 200  # Telegram's limit for a callback answer
-
 
 def markup(keyboard: dict | None) -> InlineKeyboardMarkup | None:  # type: ignore[type-arg]
     return InlineKeyboardMarkup.de_json(keyboard, None) if keyboard else None
-
-
-async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:
-    await query.answer(shorten(text, ANSWER_LIMIT) if text else None, show_alert=alert)
 
 
 async def show_state(req: Request, query: CallbackQuery, commitment: Commitment, unit: Unit) -> None:
