@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
-from storage.models import Membership, Person, Role
-from tests.e2e.conftest import add_commitment, add_unit
+from storage.models import Commitment, Kind, Membership, Person, Role
+from tests.e2e.conftest import add_unit
 from tests.e2e.harness import ADMIN, SECRETARY, Clock, Harness, make_harness
 
 HEAD = 300
@@ -61,8 +61,23 @@ async def test_twelve_overdue_tasks_make_one_escalation_each_and_a_restart_sends
     unit = await add_unit(bot.db, bot.clock, "VPB", "Văn phòng Bộ")
     await _person(bot, HEAD, "Trần Lãnh Đạo", Role.HEAD, unit)
     await _person(bot, FOCAL, "Lê Lan", Role.FOCAL, unit)
-    # due 10/11: 14 days overdue, past ESCALATE_AFTER_DAYS (7)
-    ids = [await add_commitment(bot.db, bot.clock, unit, f"Nhiệm vụ số {n}", date(2026, 11, 10)) for n in range(12)]
+    # due 10/11: 14 days overdue, past ESCALATE_AFTER_DAYS (7); registered at once (one import), as the planner
+    # ticks every second meanwhile
+    async with bot.db.session() as session:
+        rows = [
+            Commitment(
+                unit_id=unit,
+                title=f"Nhiệm vụ số {n}",
+                kind=Kind.INTERNAL,
+                due_date=date(2026, 11, 10),
+                created_at=bot.clock(),
+                updated_at=bot.clock(),
+            )
+            for n in range(12)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        ids = [row.id for row in rows]
 
     header = "Cảnh báo nhiệm vụ quá hạn: 12 nhiệm vụ"
     secretary = await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: header in m.get("text", ""), timeout=15)
