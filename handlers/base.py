@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from core.i18n import normalise_language, t
@@ -214,3 +215,17 @@ ANSWER_LIMIT = 200  # Telegram's limit for a callback answer
 async def answer(query: CallbackQuery, text: str = "", *, alert: bool = False) -> None:
     """Stop the pressed button's spinner, with a short notice (an alert when `alert`)."""
     await query.answer(shorten(text, ANSWER_LIMIT) if text else None, show_alert=alert)
+
+
+def inline_markup(keyboard: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    """A keyboard made by texts.keyboards (Bot API JSON) as python-telegram-bot's object."""
+    return InlineKeyboardMarkup.de_json(keyboard, None) if keyboard else None
+
+
+async def edit_pressed(query: CallbackQuery, text: str, keyboard: dict[str, Any] | None = None) -> None:
+    """Edit the pressed message; a second press that changes nothing ("message is not modified") is fine."""
+    try:
+        await query.edit_message_text(text, reply_markup=inline_markup(keyboard))
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            raise

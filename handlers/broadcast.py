@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest
+from telegram import CallbackQuery, Message
 
-from handlers.base import Request, UsageError, UserError, answer, command, tail_text
+from handlers.base import Request, UsageError, UserError, answer, command, edit_pressed, inline_markup, tail_text
 from handlers.commands import BY_NAME
 from handlers.notify import wake_sender
 from storage import broadcasts
 from storage.models import BroadcastStatus
 from texts.keyboards import BroadcastPress, broadcast_keyboard
-from texts.render import broadcast_parts, broadcast_preview, esc
+from texts.render import broadcast_parts, broadcast_preview, esc, with_outcome
 
 UNITS = re.compile(r"@([A-Za-z0-9_.\-]{1,32}(?:,[A-Za-z0-9_.\-]{1,32})*)")
 
@@ -61,7 +60,7 @@ async def broadcast(req: Request) -> None:
         raise UserError("Nobody is linked to these units yet, so there is no one to send to.")
     await req.reply(
         broadcast_preview(req.lang, text, unit_codes, draft.recipients, draft.file_name),
-        reply_markup=InlineKeyboardMarkup.de_json(broadcast_keyboard(req.lang, draft.id, draft.recipients), None),
+        reply_markup=inline_markup(broadcast_keyboard(req.lang, draft.id, draft.recipients)),
     )
 
 
@@ -93,8 +92,4 @@ async def broadcast_press(req: Request, query: CallbackQuery, press: BroadcastPr
         status = req.tr("This broadcast was already sent; it goes out only once.")
     await answer(query, status)
     original = query.message.text_html if isinstance(query.message, Message) and query.message.text else ""
-    try:
-        await query.edit_message_text(f"{original}\n\n<b>{status}</b>".strip())
-    except BadRequest as error:  # "message is not modified" after a second press is fine
-        if "not modified" not in str(error).lower():
-            raise
+    await edit_pressed(query, with_outcome(original, status))

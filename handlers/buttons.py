@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import ContextTypes
 
 from core.i18n import t
-from handlers.base import Request, answer, build_request, refusal
+from handlers.base import Request, answer, build_request, edit_pressed, refusal
 from handlers.broadcast import broadcast_press
 from handlers.commands import BY_NAME
 from handlers.notify import wake_sender
@@ -31,21 +30,13 @@ from texts.keyboards import (
     commitment_keyboard,
     parse_callback,
 )
-from texts.render import commitment_card, esc, fmt_date, legal_deadline_refusal, shorten
-
-
-def markup(keyboard: dict | None) -> InlineKeyboardMarkup | None:  # type: ignore[type-arg]
-    return InlineKeyboardMarkup.de_json(keyboard, None) if keyboard else None
+from texts.render import commitment_card, esc, fmt_date, legal_deadline_refusal, shorten, with_outcome
 
 
 async def show_state(req: Request, query: CallbackQuery, commitment: Commitment, unit: Unit) -> None:
     """Edit the pressed message to the commitment's current state, with buttons made for its current version."""
     text = commitment_card(req.lang, commitment, unit, req.services.today(), req.services.settings.tz)
-    try:
-        await query.edit_message_text(text, reply_markup=markup(commitment_keyboard(req.lang, commitment)))
-    except BadRequest as error:
-        if "not modified" not in str(error).lower():
-            raise
+    await edit_pressed(query, text, commitment_keyboard(req.lang, commitment))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -173,11 +164,7 @@ async def decision_press(req: Request, query: CallbackQuery, press: DecisionPres
     else:
         await answer(query, req.tr("Already decided. {verdict}", verdict=verdict), alert=True)
     original = query.message.text_html if isinstance(query.message, Message) and query.message.text else ""
-    try:
-        await query.edit_message_text(f"{original}\n\n<b>{verdict}</b>".strip())
-    except BadRequest as error:
-        if "not modified" not in str(error).lower():
-            raise
+    await edit_pressed(query, with_outcome(original, verdict))
 
 
 def decision_notice(lang: str, request: ExtensionRequest, commitment: Commitment, requester: Person) -> Outgoing:

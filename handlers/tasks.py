@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup
-
-from handlers.base import Request, UserError, command, expect_args, parse_commitment_id, visible_commitment
+from handlers.base import (
+    Request,
+    UserError,
+    command,
+    expect_args,
+    inline_markup,
+    parse_commitment_id,
+    visible_commitment,
+)
 from handlers.commands import BY_NAME
 from storage.events import history
 from storage.models import Commitment, Event, Evidence, Unit
@@ -71,4 +77,4 @@ async def send_task_view(
         req.lang, commitment, unit, services.today(), services.settings.tz, history=events, evidence=evidence
     )
     keyboard = with_evidence(commitment_keyboard(req.lang, commitment), evidence)
-    await req.reply(text, reply_markup=InlineKeyboardMarkup.de_json(keyboard, None) if keyboard else None)
+    await req.reply(text, reply_markup=inline_markup(keyboard))

@@ -64,7 +64,8 @@ date is a new occurrence, and its latest passed slot is sent once, with the true
 Settings and calendar changes need no call: the planner keeps a fingerprint of the policy and the calendar
 in planner_state and, when it changes, replans every open commitment.
 
-Callers of `replan` (storage.planning): status changes, due-date changes, new links, reachable again.
+Callers of `replan` (storage.planning) are the services that change state (storage.status, members, invites,
+register_import): status and due-date changes, new links, reachable again. Handlers never call it.
 """
 
 from __future__ import annotations

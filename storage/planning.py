@@ -4,7 +4,8 @@
 reminder slot). NULL means "needs planning"; a done or cancelled commitment gets `NEVER` once the planner has
 seen it closed. A planning tick only reads the rows whose `next_slot_at` is NULL or has passed.
 
-Callers MUST call `replan` after any change that affects reminders, in the same transaction as the change:
+Every change that affects reminders calls `replan` in the same transaction — the services of storage.status,
+storage.members, storage.invites and storage.register_import do; handlers never call it:
 
 - a commitment's status (done, cancelled, reopened, in progress), due date (extension approved, re-import),
   kind or unit: `replan(session, commitment_ids=[...])`;

@@ -41,6 +41,10 @@ if not POSTGRES_URL and not os.environ.get("CI"):
     pytestmark.append(pytest.mark.skip("no PostgreSQL configured"))
 
 LEADS = "now plans and sends"
+# pg_locks shows the whole server: only the advisory locks granted in this test's own database.
+OUR_ADVISORY_LOCKS = (
+    "locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 async def fresh_database() -> str:
@@ -158,7 +162,7 @@ async def test_the_follower_takes_over_when_the_leaders_lock_connection_is_dropp
         async with pg.engine.connect() as connection:
             pids = list(
                 await connection.scalars(
-                    text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid IS NOT NULL")
+                    text(f"SELECT pid FROM pg_locks WHERE {OUR_ADVISORY_LOCKS} AND pid IS NOT NULL")
                 )
             )
             assert len(pids) == 1
@@ -169,9 +173,7 @@ async def test_the_follower_takes_over_when_the_leaders_lock_connection_is_dropp
 
         async def lock_holder() -> int | None:
             async with pg.engine.connect() as connection:
-                return await connection.scalar(
-                    text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted LIMIT 1")
-                )
+                return await connection.scalar(text(f"SELECT pid FROM pg_locks WHERE {OUR_ADVISORY_LOCKS} LIMIT 1"))
 
         holder = None
         while holder is None or holder == pids[0]:

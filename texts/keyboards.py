@@ -16,7 +16,6 @@ from core.i18n import t_text
 from storage.models import Commitment, Evidence
 
 PROGRESS_STEPS = (25, 50, 75)
-ACTIONS = ("done", "p25", "p50", "p75", "ext", "info")
 
 _COMMITMENT = re.compile(r"c:(\d{1,12}):(done|p25|p50|p75|ext|info):(\d{1,9})")
 _DECISION = re.compile(r"x:(\d{1,12}):(ok|no)")

@@ -355,3 +355,8 @@ def person_label(person: object) -> str:
     if username:
         return f"@{username}"
     return f"id {getattr(person, 'telegram_id', '?')}"
+
+
+def with_outcome(original_html: str, outcome: str) -> str:
+    """A pressed message with what came of the press under it (`outcome` is a translated, safe text)."""
+    return f"{original_html}\n\n<b>{outcome}</b>".strip()
