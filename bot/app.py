@@ -77,7 +77,12 @@ def build_application(
         .base_url(base_url)
         .base_file_url(base_file_url)
         .defaults(defaults)
-        .rate_limiter(TelegramRateLimiter(settings.send_rate_per_second))
+        .rate_limiter(
+            TelegramRateLimiter(
+                settings.send_rate_per_second,
+                paid_per_second=settings.paid_send_rate_per_second if settings.paid_broadcast else None,
+            )
+        )
         .post_init(_post_init)
         .build()
     )

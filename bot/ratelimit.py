@@ -8,6 +8,8 @@ the `ApplicationBuilder`), so a reply to a command and a reminder from the outbo
   `reply_burst`, 20: a person typing quickly, a reply split in parts) and then keep to one per second, as
   Telegram tolerates short bursts in a chat;
 - 20 messages per minute to a group (a negative chat id or an @username), a sliding window;
+- with paid broadcasts on (`PAID_BROADCAST`), up to `PAID_SEND_RATE_PER_SECOND` in all: a message that would go
+  beyond the free rate (as many went out in the last second) is sent with `allow_paid_broadcast`;
 - a 429 answer: wait `retry_after` (the whole bot for a private chat, that group for a group) and try again,
   at most `max_retries` times and never for longer than `max_retry_wait` seconds.
 
@@ -44,6 +46,14 @@ GROUP_WINDOW: Final = 60.0
 WINDOW_MARGIN: Final = 0.25
 _NOT_CHAT_METHODS: Final = frozenset({"sendChatAction"})
 _CHAT_PREFIXES: Final = ("send", "copyMessage", "forwardMessage", "editMessage")
+# The Bot API methods that take allow_paid_broadcast (Bot API 7.11+).
+PAID_METHODS: Final = frozenset(
+    {
+        "sendMessage", "copyMessage", "sendPhoto", "sendAudio", "sendDocument", "sendVideo", "sendAnimation",
+        "sendVoice", "sendVideoNote", "sendPaidMedia", "sendMediaGroup", "sendLocation", "sendVenue",
+        "sendContact", "sendPoll", "sendDice", "sendSticker", "sendInvoice", "sendGame",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,7 @@ class TelegramRateLimiter(BaseRateLimiter[SendArgs]):
         group_per_minute: int = 20,
         max_retries: int = 3,
         max_retry_wait: float = 120.0,
+        paid_per_second: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -161,9 +172,13 @@ class TelegramRateLimiter(BaseRateLimiter[SendArgs]):
         self.max_retry_wait = max_retry_wait
         self.clock = clock
         self.sleep = sleep
-        self.gate = _Gate(overall_per_second, clock, sleep)
+        # Paid broadcasts: the gate opens up to the paid rate; the free rate decides which messages are paid.
+        self.paid_per_second = paid_per_second if paid_per_second and paid_per_second > overall_per_second else None
+        self.gate = _Gate(self.paid_per_second or overall_per_second, clock, sleep)
         self._chats: dict[int | str, _Chat] = {}
+        self._recent: deque[float] = deque()  # when the messages of the last second went out (paid mode)
         self.retries_after_429 = 0  # how many times Telegram said 429 and we waited
+        self.paid_messages = 0  # sent with allow_paid_broadcast
 
     # -- settings -------------------------------------------------------------------------------------
 
@@ -176,7 +191,8 @@ class TelegramRateLimiter(BaseRateLimiter[SendArgs]):
         if value <= 0:
             raise ValueError("the overall rate must be positive")
         self._overall = value
-        self.gate.interval = 1.0 / value
+        if self.paid_per_second is None:
+            self.gate.interval = 1.0 / value
 
     # -- BaseRateLimiter ------------------------------------------------------------------------------
 
@@ -204,7 +220,9 @@ class TelegramRateLimiter(BaseRateLimiter[SendArgs]):
             try:
                 if message:
                     assert isinstance(chat_id, int | str)
-                    return await self._send_in_chat(chat_id, limits.priority, prepaid, callback, args, kwargs)
+                    return await self._send_in_chat(
+                        chat_id, limits.priority, prepaid, callback, args, kwargs, endpoint, data
+                    )
                 await self._wait_until(self.gate.blocked_until)
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -269,6 +287,16 @@ class TelegramRateLimiter(BaseRateLimiter[SendArgs]):
             ready = max(ready, chat.tat - tolerance)
         return ready
 
+    def _mark_paid_beyond_free_rate(self, endpoint: str, data: dict[str, Any]) -> None:
+        # `data` is the very dict python-telegram-bot turns into the request after this limiter lets it go.
+        now = self.clock()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= self._overall and endpoint in PAID_METHODS:
+            data["allow_paid_broadcast"] = True
+            self.paid_messages += 1
+        self._recent.append(now)
+
     async def _wait_until(self, moment: float) -> None:
         while (delay := moment - self.clock()) > 0:
             await self.sleep(delay)
@@ -281,6 +309,8 @@ class TelegramRateLimiter(BaseRateLimiter[SendArgs]):
         callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
         args: Any,
         kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat = self._chat(chat_id)
         async with chat.lock:  # one message at a time per chat, in order
@@ -289,6 +319,8 @@ class TelegramRateLimiter(BaseRateLimiter[SendArgs]):
             if not prepaid:
                 await self.gate.acquire(priority)
             await self._wait_until(self.gate.blocked_until)
+            if self.paid_per_second is not None:
+                self._mark_paid_beyond_free_rate(endpoint, data)
             try:
                 return await callback(*args, **kwargs)
             finally:

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     extra_working_days: DateList = Field(default_factory=list)
     plan_interval_seconds: int = Field(default=60, ge=1, le=86400)
     send_rate_per_second: float = Field(default=25, gt=0, le=30)
+    # Beyond the free rate, bulk sending may use Telegram's paid broadcasts (allow_paid_broadcast, Stars).
+    paid_broadcast: bool = False
+    paid_send_rate_per_second: float = Field(default=100, gt=0, le=1000)
+    undo_minutes: int = Field(default=10, ge=0, le=1440)
+    snooze_days: int = Field(default=1, ge=1, le=365)
     digest_cron: Annotated[DigestSchedule, NoDecode] = Field(default_factory=lambda: DigestSchedule.parse("mon 08:00"))
 
     model_config["arbitrary_types_allowed"] = True
