@@ -3,7 +3,8 @@
 A benchmark is a module `bench.<NAME>` with `main(argv: list[str]) -> int`; a module that is not there is
 skipped. `python -m bench` alone (or `python -m bench --small`) runs each with `--small`, as CI does: it
 prints their numbers and fails only when one crashes or gets a wrong result (a message lost or sent twice),
-not when one misses a time or rate target (exit status bench.BELOW_TARGET), which it reports.
+not when one misses a time or rate target (exit status bench.BELOW_TARGET), which it reports. With
+QMSBOT_BENCH_POSTGRES_URL set, the benchmarks that take `--database-url` run on that PostgreSQL database too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 from bench import BELOW_TARGET
+from bench.database import small_run_urls
 
 BENCHMARKS = ("planner", "sender", "digest", "broadcast", "process")
 
@@ -48,23 +50,28 @@ def _all_small() -> int:
     failed: list[str] = []
     below: list[str] = []
     started = time.perf_counter()
+    runs: list[tuple[str, object, list[str]]] = []
     for name in BENCHMARKS:
         module = _load(name)
         if module is None:
             continue
-        print(f"== {name} --small", flush=True)
+        for url in small_run_urls() if getattr(module, "TAKES_DATABASE_URL", False) else [None]:
+            label = f"{name} --small" + (" on PostgreSQL" if url else "")
+            runs.append((label, module, ["--small"] + (["--database-url", url] if url else [])))
+    for label, module, args in runs:
+        print(f"== {label}", flush=True)
         begun = time.perf_counter()
         try:
-            code = int(module.main(["--small"]))  # type: ignore[attr-defined]
+            code = int(module.main(args))  # type: ignore[attr-defined]
         except Exception:
             traceback.print_exc()
             code = 1
         sys.stdout.flush()
-        print(f"== {name}: exit status {code}, {time.perf_counter() - begun:.1f} s", flush=True)
+        print(f"== {label}: exit status {code}, {time.perf_counter() - begun:.1f} s", flush=True)
         if code == BELOW_TARGET:
-            below.append(name)
+            below.append(label)
         elif code != 0:
-            failed.append(name)
+            failed.append(label)
     print(f"== all benchmarks (small) in {time.perf_counter() - started:.1f} s", end="")
     print(f"; below a target at this size (not a failure): {', '.join(below)}" if below else "", end="")
     print(f"; FAILED: {', '.join(failed)}" if failed else "")

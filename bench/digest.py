@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from bench.data import Shape, build_register
+from bench.database import Target, fresh, postgres_url
 from core.settings import load_settings
 from scheduler.digest import DIGEST_KIND, STATE_UNITS, UNIT_DIGEST_KIND, build_digest_for, plan_digests
 from storage.db import Database
@@ -50,6 +51,7 @@ from storage.models import (
     Status,
 )
 
+TAKES_DATABASE_URL = True  # `python -m bench --small` runs it on PostgreSQL too (bench.database)
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # Monday 01/03/2027, 08:02 in Hanoi: just after the default DIGEST_CRON slot (mon 08:00).
 START = datetime(2027, 3, 1, 8, 2, tzinfo=HANOI)
@@ -86,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--commitments", type=int, default=300_000)
     parser.add_argument("--small", action="store_true", help="300 units, 3,000 commitments (CI)")
     parser.add_argument("--db", type=Path, help="SQLite file to build (default: a temporary file, removed after)")
+    parser.add_argument(
+        "--database-url", help="build on this PostgreSQL database instead (postgresql+asyncpg://…; emptied first)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--reuse",
@@ -94,11 +99,6 @@ def _parser() -> argparse.ArgumentParser:
         " so the process's peak memory is the digest's own",
     )
     return parser
-
-
-def _remove(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 async def _history(db: Database, shape: Shape, now: datetime) -> tuple[int, int, int]:
@@ -175,10 +175,8 @@ async def _forget_digests(db: Database) -> int:
         return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
-async def run(shape: Shape, path: Path, *, reuse: bool = False) -> None:
-    if not reuse:
-        _remove(path)
-    db = Database(f"sqlite+aiosqlite:///{path}")
+async def run(shape: Shape, target: Target, *, reuse: bool = False) -> None:
+    db = await fresh(target, keep=reuse)
     try:
         await db.upgrade()
         if reuse:
@@ -186,7 +184,8 @@ async def run(shape: Shape, path: Path, *, reuse: bool = False) -> None:
             async with db.session() as session:
                 commitments = await session.scalar(select(func.count()).select_from(Commitment))
             print(
-                f"register: {commitments:,} commitments in {path} ({removed:,} digest rows of an earlier run removed)"
+                f"register: {commitments:,} commitments in {target.label}"
+                f" ({removed:,} digest rows of an earlier run removed)"
             )
             reset = False
         else:
@@ -196,7 +195,7 @@ async def run(shape: Shape, path: Path, *, reuse: bool = False) -> None:
             print(
                 f"register: {built.units:,} units, {built.people:,} people, {built.commitments:,} commitments"
                 f" ({done:,} done, {pending:,} pending extensions, {failed:,} failed deliveries)"
-                f" — built in {time.perf_counter() - started:.1f} s ({path})"
+                f" — built in {time.perf_counter() - started:.1f} s ({target.label})"
             )
             print(f"peak RSS after building: {_rss_mb():.0f} MB")
             reset = _reset_peak()
@@ -255,14 +254,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--units and --commitments must be at least 1", file=sys.stderr)
         return 2
     shape = Shape(units=units, commitments=commitments, seed=args.seed)
-    if args.reuse and (args.db is None or not args.db.exists()):
-        print("--reuse needs --db FILE of an earlier run", file=sys.stderr)
+    url = postgres_url(args.database_url)
+    if args.reuse and url is None and (args.db is None or not args.db.exists()):
+        print("--reuse needs --db FILE or --database-url of an earlier run", file=sys.stderr)
         return 2
-    if args.db is not None:
-        asyncio.run(run(shape, args.db, reuse=args.reuse))
+    if url is not None or args.db is not None:
+        asyncio.run(run(shape, Target(path=args.db, url=url), reuse=args.reuse))
         return 0
     with tempfile.TemporaryDirectory(prefix="qmsbot-bench-") as folder:
-        asyncio.run(run(shape, Path(folder) / "digest.db"))
+        asyncio.run(run(shape, Target(path=Path(folder) / "digest.db")))
     return 0
 
 

@@ -40,12 +40,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, func, select, update
 
 from bench.data import Shape, Tick, build_register
+from bench.database import Target, fresh, postgres_url
 from scheduler.calendar import WorkCalendar
 from scheduler.planner import DEFAULT_BATCH, PlanResult, plan_tick
 from scheduler.policy import ReminderPolicy
 from storage.db import Database
 from storage.models import Commitment, Membership, OutboxMessage, Role
 
+TAKES_DATABASE_URL = True  # `python -m bench --small` runs it on PostgreSQL too (bench.database)
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # Tuesday 02/03/2027, 09:00 in Hanoi: a plain working week, no holiday near.
 START = datetime(2027, 3, 2, 9, 0, tzinfo=HANOI)
@@ -64,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--commitments", type=int, default=300_000)
     parser.add_argument("--small", action="store_true", help="300 units, 3,000 commitments (CI)")
     parser.add_argument("--db", type=Path, help="SQLite file to build (default: a temporary file, removed after)")
+    parser.add_argument(
+        "--database-url", help="build on this PostgreSQL database instead (postgresql+asyncpg://…; emptied first)"
+    )
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="commitments per planner transaction")
     parser.add_argument("--focal", type=int, default=2, help="focal points per unit (default 2)")
     parser.add_argument("--seed", type=int, default=1)
@@ -113,15 +118,6 @@ async def _tick(db: Database, now: datetime, batch: int) -> tuple[float, PlanRes
     return seconds, result, await _most_to_one_secretary(db, now)
 
 
-def _remove(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-def _size_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists()) / 1e6
-
-
 def next_morning(policy: ReminderPolicy, after: datetime) -> datetime:
     """The first REMINDER_TIME of a working day after `after`."""
     day = after.astimezone(policy.tz).date()
@@ -157,11 +153,10 @@ async def _undo_tick(db: Database, at: datetime, due: list[dict[str, object]]) -
 
 
 async def run(
-    shape: Shape, path: Path, batch: int, idle_runs: int, tick_reminders: int | None = None, repeat: int = 1
+    shape: Shape, target: Target, batch: int, idle_runs: int, tick_reminders: int | None = None, repeat: int = 1
 ) -> None:
-    """Build the register in `path` (replacing it) and print the measurements."""
-    _remove(path)
-    db = Database(f"sqlite+aiosqlite:///{path}")
+    """Build the register in `target` (replacing it) and print the measurements."""
+    db = await fresh(target)
     policy = ReminderPolicy()
     morning = next_morning(policy, START)
     tick = None if tick_reminders is None else Tick(morning, tick_reminders, policy, CALENDAR)
@@ -171,7 +166,7 @@ async def run(
         built = await build_register(db, shape, today=START.date(), now=START, tick=tick)
         print(
             f"register: {built.units:,} units, {built.people:,} people, {built.commitments:,} open commitments"
-            f" — built in {time.perf_counter() - started:.1f} s ({path})"
+            f" — built in {time.perf_counter() - started:.1f} s ({target.label})"
         )
         if tick is not None:
             print(
@@ -224,7 +219,8 @@ async def run(
         async with db.session() as session:
             queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
         print(f"outbox rows: {queued_before:,} after the first tick, {queued:,} now")
-        print(f"peak RSS: {_rss_mb():.0f} MB   database file: {_size_mb(path):.0f} MB")
+        size = f"   database file: {target.size_mb():.0f} MB" if not target.is_postgres else ""
+        print(f"peak RSS: {_rss_mb():.0f} MB{size}")
     finally:
         await db.dispose()
 
@@ -240,11 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--tick-reminders must be at least 1", file=sys.stderr)
         return 2
     options = (args.batch, args.idle_runs, args.tick_reminders, args.repeat)
-    if args.db is not None:
-        asyncio.run(run(shape, args.db, *options))
+    url = postgres_url(args.database_url)
+    if url is not None or args.db is not None:
+        asyncio.run(run(shape, Target(path=args.db, url=url), *options))
         return 0
     with tempfile.TemporaryDirectory(prefix="qmsbot-bench-") as folder:
-        asyncio.run(run(shape, Path(folder) / "planner.db", *options))
+        asyncio.run(run(shape, Target(path=Path(folder) / "planner.db"), *options))
     return 0
 
 
