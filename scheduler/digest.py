@@ -61,6 +61,9 @@ UNIT_DIGEST_KIND = notices.UNIT_DIGEST.kind
 # After reminders and escalations (priority 0): 60,000 weekly lists must not hold up a due reminder.
 DIGEST_PRIORITY = 5
 STATE_UNITS = "digest_units"
+# When this installation began (its first digest planning): slots before it are not caught up (SPEC).
+STATE_SINCE = "digests_since"
+LONG_AGO = "1970-01-01T00:00:00+00:00"
 UNIT_BATCH = 2000
 CHART_NAME = "digest.png"
 
@@ -254,6 +257,14 @@ async def plan_digests(db: Database, *, settings: Settings, now: datetime) -> in
         return 0
     stamp = slot.date().isoformat()
     window = DigestWindow(now=now, tz=tz)
+    async with db.session() as session:
+        since = await planning.get_state(session, STATE_SINCE)
+        if since is None:
+            # A database that already sent digests (before this marker existed) goes on; a new one starts now.
+            started = LONG_AGO if await planning.get_state(session, STATE_UNITS) else now.astimezone(UTC).isoformat()
+            since = await planning.first_state(session, STATE_SINCE, started)
+    if slot < datetime.fromisoformat(since):
+        return 0
     async with db.session() as session:
         recipients = await committee_recipients(session, settings)
         keys = {r.chat_id: notices.DIGEST.key(stamp, r.chat_id) for r in recipients}

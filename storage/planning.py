@@ -122,6 +122,14 @@ async def set_state(session: AsyncSession, name: str, value: str) -> None:
     await session.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"value": value}))
 
 
+async def first_state(session: AsyncSession, name: str, value: str) -> str:
+    """The value stored under `name`, storing `value` first if there is none (the first writer wins)."""
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    await session.execute(insert(PlannerState).values(name=name, value=value).on_conflict_do_nothing())
+    stored = await get_state(session, name)
+    return stored if stored is not None else value
+
+
 # --- Claiming work --------------------------------------------------------------------------------------------
 
 

@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.settings import DigestSchedule, Settings, load_settings
-from scheduler.digest import build_digest_for, latest_slot, plan_digests
+from scheduler.digest import LONG_AGO, STATE_SINCE, build_digest_for, latest_slot, plan_digests
+from storage import planning
 from storage.db import Database
 from storage.digest_data import MOOT_ERRORS
 from storage.members import resolve_actor
@@ -25,6 +26,7 @@ from storage.models import (
     OutboxMessage,
     OutboxStatus,
     Person,
+    PlannerState,
     Role,
     Status,
     Unit,
@@ -213,7 +215,14 @@ async def world(db: Database, *, overdue: bool = True) -> World:
                     last_error=error,
                 )
             )
+    await installed_long_ago(db)
     return World(units, people, tg, items)
+
+
+async def installed_long_ago(db: Database) -> None:
+    """These registers are a year old: this week's digest is due (a new installation waits for the next slot)."""
+    async with db.session() as session:
+        await planning.set_state(session, STATE_SINCE, LONG_AGO)
 
 
 async def outbox(db: Database, prefix: str = "") -> list[OutboxMessage]:
@@ -311,6 +320,7 @@ async def test_a_week_with_nothing_overdue_says_so(db: Database) -> None:
 
 async def test_an_empty_register_still_gets_a_digest_without_a_chart(db: Database) -> None:
     await add_person(db, 101, "Nguyễn Thị Thu", role=Role.SECRETARY)
+    await installed_long_ago(db)
     await plan_digests(db, settings=settings(digest_chat_id=""), now=NOW)
     rows = await outbox(db, "digest:")
     assert [r.key for r in rows] == ["digest:2026-12-07:101"]
@@ -324,6 +334,7 @@ async def test_a_long_digest_is_split_at_lines_with_numbered_keys(db: Database) 
     for n in range(45):
         unit = await add_unit(db, f"DONVI-{n:03d}-DAI", f"Sở Khoa học và Công nghệ tỉnh số {n}")
         await add_commitment(db, unit, f"{title} ({n})", TODAY - timedelta(days=1 + n % 9))
+    await installed_long_ago(db)
     await plan_digests(db, settings=settings(digest_chat_id=""), now=NOW)
     rows = [r for r in await outbox(db, "digest:") if r.media is None]
     assert [r.key for r in rows] == [
@@ -369,6 +380,7 @@ async def test_a_unit_list_longer_than_the_limit_is_capped(db: Database) -> None
     lan = await add_person(db, 201, "Phạm Lan", role=Role.FOCAL, unit_id=unit)
     for n in range(35):
         await add_commitment(db, unit, f"Nhiệm vụ {n}", TODAY + timedelta(days=n % 15))
+    await installed_long_ago(db)
     await plan_digests(db, settings=settings(), now=NOW)
     rows = await outbox(db, f"unitdigest:2026-12-07:{lan}:{unit}")
     text = "\n".join(r.text for r in rows)
@@ -403,6 +415,33 @@ async def test_planned_once_per_recipient_per_week(db: Database) -> None:
         "digest:2026-12-14:101",
         "digest:2026-12-14:101:chart",
     ]
+
+
+async def test_a_new_installation_waits_for_the_next_slot(db: Database) -> None:
+    """Installed on a Wednesday: no "last week's" digest and no unit lists until Monday's slot."""
+    w = await world(db)
+    async with db.session() as session:
+        await session.execute(delete(PlannerState).where(PlannerState.name == STATE_SINCE))  # a fresh install
+    s = settings()
+    wednesday = local(date(2026, 12, 9), 10)
+    assert await plan_digests(db, settings=s, now=wednesday) == 0
+    assert await plan_digests(db, settings=s, now=wednesday + timedelta(days=2)) == 0
+    assert [r.key for r in await outbox(db, "") if r.kind in ("digest", "unit_digest")] == []
+    monday = local(date(2026, 12, 14), 8)
+    assert await plan_digests(db, settings=s, now=monday - timedelta(minutes=1)) == 0
+    assert await plan_digests(db, settings=s, now=monday) > 0
+    assert await count(db, f"digest:2026-12-14:{w.tg['thu']}") >= 2
+    assert await count(db, "digest:2026-12-07:") == 0
+
+
+async def test_an_installation_that_sent_digests_before_goes_on(db: Database) -> None:
+    """A database from before the installation marker (it has planned unit lists) is not held back a week."""
+    await world(db)
+    async with db.session() as session:
+        await session.execute(delete(PlannerState).where(PlannerState.name == STATE_SINCE))
+        await planning.set_state(session, "digest_units", "2026-11-30")
+    assert await plan_digests(db, settings=settings(), now=NOW) > 0
+    assert await count(db, "digest:2026-12-07:") > 0
 
 
 async def test_caught_up_once_after_downtime_only_for_the_latest_slot(db: Database) -> None:
