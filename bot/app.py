@@ -10,11 +10,9 @@ from telegram import BotCommandScopeChat, BotCommandScopeDefault, LinkPreviewOpt
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     Defaults,
     MessageHandler,
 )
@@ -40,6 +38,7 @@ from handlers import (
     units,
 )
 from handlers.commands import Audience, menu
+from handlers.context import CONTEXT_TYPES, BotApplication, Context
 from handlers.services import Services
 from storage.db import Database
 from storage.members import bootstrap_roles, committee, get_person
@@ -61,7 +60,7 @@ def build_application(
     token: str | None = None,
     clock: Callable[[], datetime] | None = None,
     jobs: bool = True,
-) -> Application:  # type: ignore[type-arg]
+) -> BotApplication:
     token = token or settings.telegram_bot_token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the bot")
@@ -73,6 +72,7 @@ def build_application(
     )
     application = (
         ApplicationBuilder()
+        .context_types(CONTEXT_TYPES)
         .token(token)
         .base_url(base_url)
         .base_file_url(base_file_url)
@@ -84,7 +84,7 @@ def build_application(
     services = Services(settings=settings, db=db)
     if clock is not None:
         services.clock = clock
-    application.bot_data["services"] = services
+    application.bot_data.services = services
     register_handlers(application)
     if jobs:  # the planner and the sender; tests of chat alone leave them out
         install_jobs(application)
@@ -92,7 +92,7 @@ def build_application(
     return application
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(application: BotApplication) -> None:
     application.add_handler(membership.handler())  # my_chat_member: blocked / unblocked
     # The /add dialogue first: while it runs, it takes the secretary's plain text and its buttons.
     application.add_handler(add.conversation())
@@ -123,8 +123,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_error_handler(_on_error)
 
 
-async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
-    services: Services = application.bot_data["services"]
+async def _post_init(application: BotApplication) -> None:
+    services = application.bot_data.services
     settings = services.settings
     async with services.db.session() as session:
         await bootstrap_roles(
@@ -146,11 +146,11 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
             log.warning("could not set the committee menu for %s: %s", person.telegram_id, error)
 
 
-async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _on_error(update: object, context: Context) -> None:
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    services: Services = context.application.bot_data["services"]
+    services = context.bot_data.services
     lang = services.settings.default_language
     if update.effective_user is not None:
         try:

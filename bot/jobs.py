@@ -26,9 +26,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram.ext import Application, ContextTypes
-
 from bot.telegram_channel import TelegramChannel
+from handlers.context import BotApplication, Context
 from handlers.services import Services
 from scheduler.calendar import WorkCalendar
 from scheduler.digest import plan_digests
@@ -40,18 +39,17 @@ from scheduler.reports import report_broadcasts
 
 log = logging.getLogger(__name__)
 
-JOBS_KEY = "jobs"
 # A periodic job of the leader (e.g. broadcast reports, the weekly digest): `await job(application)`.
-LeaderJob = Callable[[Application], Awaitable[Any]]  # type: ignore[type-arg]
+LeaderJob = Callable[[BotApplication], Awaitable[Any]]
 LEADER_LOCK = "leader"  # one lock: the planner and the sender run together on the leader
 
 
 class Jobs:
-    """The planner and sender of one Application; `application.bot_data["jobs"]`."""
+    """The planner and sender of one Application; `application.bot_data.jobs`, read back by `jobs_of`."""
 
     def __init__(
         self,
-        application: Application,  # type: ignore[type-arg]
+        application: BotApplication,
         *,
         options: DrainOptions | None = None,
         lock_retry_seconds: float = 2.0,
@@ -72,8 +70,7 @@ class Jobs:
 
     @property
     def services(self) -> Services:
-        services: Services = self.application.bot_data["services"]
-        return services
+        return self.application.bot_data.services
 
     def wake(self) -> None:
         if self.sender is not None:
@@ -201,7 +198,7 @@ class Jobs:
 
 
 def install_jobs(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     *,
     options: DrainOptions | None = None,
     lock_retry_seconds: float = 2.0,
@@ -209,7 +206,7 @@ def install_jobs(
 ) -> Jobs:
     """Plan and send in the background once the Application runs (see the module text)."""
     jobs = Jobs(application, options=options, lock_retry_seconds=lock_retry_seconds, watch_seconds=watch_seconds)
-    application.bot_data[JOBS_KEY] = jobs
+    application.bot_data.jobs = jobs
     if application.job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
     # However late the job queue gets to it (a slow start), the leader must start: no misfire grace limit.
@@ -221,8 +218,8 @@ def install_jobs(
 REPORT_INTERVAL_SECONDS = 2.0  # a broadcast's report follows its last delivery within this
 
 
-async def _report_broadcasts(application: Application) -> None:  # type: ignore[type-arg]
-    services: Services = application.bot_data["services"]
+async def _report_broadcasts(application: BotApplication) -> None:
+    services = application.bot_data.services
     queued = await report_broadcasts(
         services.db, now=services.now(), default_language=services.settings.default_language
     )
@@ -243,14 +240,15 @@ def release_memory() -> None:
         pass
 
 
-async def _start(context: ContextTypes.DEFAULT_TYPE) -> None:
-    jobs: Jobs = context.application.bot_data[JOBS_KEY]
+async def _start(context: Context) -> None:
+    jobs = jobs_of(context.application)
+    assert jobs is not None  # install_jobs set them before it queued this
     # Tracked by the Application: stop() waits for it, and it ends once the Application stops running.
     context.application.create_task(jobs.run(), name="qmsbot-leader")
 
 
 def add_leader_job(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     name: str,
     interval: float,
     job: LeaderJob,
@@ -263,12 +261,12 @@ def add_leader_job(
     jobs.leader_jobs.append((name, interval, job))
 
 
-def jobs_of(application: Application) -> Jobs | None:  # type: ignore[type-arg]
-    jobs = application.bot_data.get(JOBS_KEY)
+def jobs_of(application: BotApplication) -> Jobs | None:
+    jobs = application.bot_data.jobs
     return jobs if isinstance(jobs, Jobs) else None
 
 
-def notify_outbox(application: Application) -> None:  # type: ignore[type-arg]
+def notify_outbox(application: BotApplication) -> None:
     """Messages were queued: let the sender look at the outbox now (a no-op on instances that do not lead)."""
     jobs = jobs_of(application)
     if jobs is not None:

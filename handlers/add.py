@@ -12,7 +12,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     filters,
@@ -21,6 +20,7 @@ from telegram.ext import (
 from core.i18n import t_text
 from handlers.base import Request, UsageError, UserError, answer_user_error, build_request, command, refusal
 from handlers.commands import BY_NAME
+from handlers.context import Context
 from handlers.status import parse_new_date
 from storage.models import Kind
 from storage.register import find_unit
@@ -102,7 +102,7 @@ async def add_one_line(req: Request) -> None:
     await _create(req, unit_code=unit_code, title=title, kind=KINDS[kind_text.lower()], due=due, legal_basis="")
 
 
-async def entry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def entry(update: Update, context: Context) -> int:
     """`/add` with arguments adds at once; without, the dialogue starts (secretaries only)."""
     if context.args:
         await add_one_line(update, context)
@@ -120,13 +120,13 @@ async def entry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return UNIT
 
 
-def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
+def _draft(context: Context) -> dict[str, Any]:
     assert context.user_data is not None
     draft: dict[str, Any] = context.user_data.setdefault("add", {})
     return draft
 
 
-async def _step(update: Update, context: ContextTypes.DEFAULT_TYPE, state: int) -> int:
+async def _step(update: Update, context: Context, state: int) -> int:
     req = await build_request(update, context)
     if not req.actor.is_committee:  # lost the role mid-dialogue
         await req.reply(refusal(req, BY_NAME["add"]))
@@ -181,7 +181,7 @@ async def _step(update: Update, context: ContextTypes.DEFAULT_TYPE, state: int) 
         return state
 
 
-async def _finish(req: Request, context: ContextTypes.DEFAULT_TYPE, basis: str) -> int:
+async def _finish(req: Request, context: Context, basis: str) -> int:
     draft = _draft(context)
     try:
         await _create(
@@ -199,27 +199,27 @@ async def _finish(req: Request, context: ContextTypes.DEFAULT_TYPE, basis: str) 
     return ConversationHandler.END
 
 
-async def on_unit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_unit(update: Update, context: Context) -> int:
     return await _step(update, context, UNIT)
 
 
-async def on_title(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_title(update: Update, context: Context) -> int:
     return await _step(update, context, TITLE)
 
 
-async def on_kind_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_kind_text(update: Update, context: Context) -> int:
     return await _step(update, context, KIND)
 
 
-async def on_due(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_due(update: Update, context: Context) -> int:
     return await _step(update, context, DUE)
 
 
-async def on_basis(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_basis(update: Update, context: Context) -> int:
     return await _step(update, context, BASIS)
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+async def on_button(update: Update, context: Context) -> int | None:
     query = update.callback_query
     assert query is not None
     req = await build_request(update, context)
@@ -239,7 +239,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int |
     return None  # a button of an earlier step: stay where we are
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel(update: Update, context: Context) -> int:
     req = await build_request(update, context)
     if context.user_data is not None:
         context.user_data.pop("add", None)
@@ -247,7 +247,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return ConversationHandler.END
 
 
-async def nothing_to_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def nothing_to_cancel(update: Update, context: Context) -> None:
     req = await build_request(update, context)
     await req.reply(req.tr("There is nothing to cancel."))
 

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from core.i18n import normalise_language, t
 from handlers.commands import BY_NAME, Audience, CommandSpec, allowed
+from handlers.context import Context
 from handlers.services import Services
 from storage.members import Actor, resolve_actor, touch_person
 from storage.models import Commitment, Unit
@@ -43,15 +43,10 @@ class UsageError(UserError):
         self.spec = spec
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    services: Services = context.application.bot_data["services"]
-    return services
-
-
 @dataclass
 class Request:
     update: Update
-    context: ContextTypes.DEFAULT_TYPE
+    context: Context
     services: Services
     actor: Actor
     lang: str
@@ -88,8 +83,8 @@ class Request:
         return sent
 
 
-async def build_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Request:
-    services = services_of(context)
+async def build_request(update: Update, context: Context) -> Request:
+    services = context.bot_data.services
     user = update.effective_user
     assert user is not None
     settings = services.settings
@@ -149,14 +144,14 @@ async def answer_user_error(req: Request, error: UserError) -> None:
     await req.reply("\n".join(lines))
 
 
-TelegramCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+TelegramCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 def command(name: str) -> Callable[[Handler], TelegramCallback]:
     spec = BY_NAME[name]
 
     def wrap(handler: Handler) -> TelegramCallback:
-        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async def run(update: Update, context: Context) -> None:
             if update.effective_user is None or update.effective_message is None:
                 return
             req = await build_request(update, context)

@@ -82,7 +82,7 @@ async def broadcast_press(req: Request, query: CallbackQuery, press: BroadcastPr
         await answer(query, req.tr("This broadcast no longer exists."), alert=True)
         return
     if changed and press.send:
-        wake_sender(req.context.application)
+        wake_sender(req.context)
         status = req.tr("Sending to {count} recipients; you will get a report when it is done.", count=found.recipients)
     elif changed:
         status = req.tr("Cancelled; nothing was sent.")

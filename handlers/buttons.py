@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import date
 
 from telegram import CallbackQuery, Message, Update
-from telegram.ext import ContextTypes
 
 from core.i18n import t
 from handlers.base import Request, answer, build_request, edit_pressed, refusal
 from handlers.broadcast import broadcast_press
 from handlers.commands import BY_NAME
+from handlers.context import Context
 from handlers.notify import wake_sender
 from handlers.status import OUTCOME_TEXTS
 from storage.events import history
@@ -39,7 +39,7 @@ async def show_state(req: Request, query: CallbackQuery, commitment: Commitment,
     await edit_pressed(query, text, commitment_keyboard(req.lang, commitment))
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None or update.effective_user is None:
         return
@@ -160,7 +160,7 @@ async def decision_press(req: Request, query: CallbackQuery, press: DecisionPres
         await answer(query, verdict, alert=True)
     elif change.changed:
         await answer(query, req.tr("Decision recorded; the requester is told."))
-        wake_sender(req.context.application)
+        wake_sender(req.context)
     else:
         await answer(query, req.tr("Already decided. {verdict}", verdict=verdict), alert=True)
     original = query.message.text_html if isinstance(query.message, Message) and query.message.text else ""

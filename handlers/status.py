@@ -263,7 +263,7 @@ async def extend(req: Request) -> None:
     if not change.changed:
         await req.reply(outcome_text(req.lang, change, commitment_id))
         return
-    wake_sender(req.context.application)
+    wake_sender(req.context)
     await req.reply(
         req.tr(
             "Your request to move #{id} to {date} was sent to the committee secretary.",
