@@ -19,7 +19,6 @@ from telegram.ext import (
 
 from core.i18n import t_text
 from handlers.base import Request, UsageError, UserError, answer_user_error, build_request, command, refusal
-from handlers.commands import BY_NAME
 from handlers.context import Context
 from handlers.status import parse_new_date
 from storage.models import Kind
@@ -89,7 +88,7 @@ def _check_title(title: str) -> str:
 @command("add")
 async def add_one_line(req: Request) -> None:
     """`/add <unit_code> <due date> <legal|internal> <title>`"""
-    spec = BY_NAME["add"]
+    spec = req.command("add")
     if len(req.args) < 4:
         raise UsageError(spec, "Something is missing.")
     unit_code, due_text, kind_text = req.args[:3]
@@ -109,7 +108,7 @@ async def entry(update: Update, context: Context) -> int:
         return ConversationHandler.END
     req = await build_request(update, context)
     if not req.actor.is_committee:
-        await req.reply(refusal(req, BY_NAME["add"]))
+        await req.reply(refusal(req, req.command("add")))
         return ConversationHandler.END
     assert context.user_data is not None
     context.user_data["add"] = {}
@@ -129,7 +128,7 @@ def _draft(context: Context) -> dict[str, Any]:
 async def _step(update: Update, context: Context, state: int) -> int:
     req = await build_request(update, context)
     if not req.actor.is_committee:  # lost the role mid-dialogue
-        await req.reply(refusal(req, BY_NAME["add"]))
+        await req.reply(refusal(req, req.command("add")))
         return ConversationHandler.END
     text = (req.message.text or "").strip()
     draft = _draft(context)
@@ -162,7 +161,7 @@ async def _step(update: Update, context: Context, state: int) -> int:
             await req.reply(req.tr("Step 4 of 5: the due date (DD/MM/YYYY)?"), reply_markup=_cancel_only(req.lang))
             return DUE
         if state == DUE:
-            due = parse_new_date(BY_NAME["add"], text)
+            due = parse_new_date(req.command("add"), text)
             _check_due(req, due)
             draft["due"] = due.isoformat()
             keyboard = InlineKeyboardMarkup(
@@ -252,10 +251,11 @@ async def nothing_to_cancel(update: Update, context: Context) -> None:
     await req.reply(req.tr("There is nothing to cancel."))
 
 
-def conversation() -> ConversationHandler:  # type: ignore[type-arg]
+def conversation(command: CommandHandler[Any, Any]) -> ConversationHandler:  # type: ignore[type-arg]
+    """The /add dialogue, entered by `command` (/add with `entry` as its callback, from handlers.routes)."""
     text = filters.TEXT & ~filters.COMMAND
     return ConversationHandler(
-        entry_points=[CommandHandler("add", entry)],
+        entry_points=[command],
         states={
             UNIT: [MessageHandler(text, on_unit)],
             TITLE: [MessageHandler(text, on_title)],

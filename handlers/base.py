@@ -17,7 +17,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from core.i18n import normalise_language, t
-from handlers.commands import BY_NAME, Audience, CommandSpec, allowed
+from handlers.commands import Audience, CommandSpec, allowed
 from handlers.context import Context
 from handlers.services import Services
 from storage.members import Actor, resolve_actor, touch_person
@@ -65,6 +65,10 @@ class Request:
     @property
     def is_private(self) -> bool:
         return self.update.effective_chat is not None and self.update.effective_chat.type == "private"
+
+    def command(self, name: str) -> CommandSpec:
+        """The listed command `name` (its usage, its audience)."""
+        return self.context.bot_data.command(name)
 
     def tr(self, msgid: str, /, **params: object) -> str:
         return t(self.lang, msgid, **params)
@@ -148,12 +152,13 @@ TelegramCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 def command(name: str) -> Callable[[Handler], TelegramCallback]:
-    spec = BY_NAME[name]
+    """The callback of the listed command `name` (handlers.routes), its spec read from the context."""
 
     def wrap(handler: Handler) -> TelegramCallback:
         async def run(update: Update, context: Context) -> None:
             if update.effective_user is None or update.effective_message is None:
                 return
+            spec = context.bot_data.command(name)
             req = await build_request(update, context)
             if not allowed(req.actor, spec):
                 await req.reply(refusal(req, spec))

@@ -13,7 +13,6 @@ from telegram import CallbackQuery, Message, Update
 from core.i18n import t
 from handlers.base import Request, answer, build_request, edit_pressed, refusal
 from handlers.broadcast import broadcast_press
-from handlers.commands import BY_NAME
 from handlers.context import Context
 from handlers.notify import wake_sender
 from handlers.status import OUTCOME_TEXTS
@@ -49,7 +48,7 @@ async def on_button(update: Update, context: Context) -> None:
         await answer(query, req.tr("This button is not valid any more."), alert=True)
         return
     if not req.actor.is_member:
-        await answer(query, refusal(req, BY_NAME["tasks"]), alert=True)
+        await answer(query, refusal(req, req.command("tasks")), alert=True)
         return
     if isinstance(press, CommitmentPress):
         await commitment_press(req, query, press)
@@ -57,7 +56,7 @@ async def on_button(update: Update, context: Context) -> None:
         await decision_press(req, query, press)
     elif isinstance(press, BroadcastPress):
         if not req.actor.is_committee:
-            await answer(query, refusal(req, BY_NAME["broadcast"]), alert=True)
+            await answer(query, refusal(req, req.command("broadcast")), alert=True)
             return
         await broadcast_press(req, query, press)
     else:
@@ -127,7 +126,7 @@ def press_answer(req: Request, change: Change, commitment: Commitment) -> str:
 
 async def decision_press(req: Request, query: CallbackQuery, press: DecisionPress) -> None:
     if not req.actor.is_committee:
-        await answer(query, refusal(req, BY_NAME["reopen"]), alert=True)
+        await answer(query, refusal(req, req.command("reopen")), alert=True)
         return
     services = req.services
     async with services.db.session() as session:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
+from handlers.commands import CommandSpec
 from handlers.services import Services
 
 
 class BotData:
     """The Application's `bot_data`. python-telegram-bot makes it without arguments; `bot.app` sets the services
-    before the first update, `bot.jobs` the planner and sender of an instance that has them."""
+    and the command list (handlers.routes) before the first update, `bot.jobs` the planner and sender of an
+    instance that has them."""
 
     def __init__(self) -> None:
         self._services: Services | None = None
+        self.commands: tuple[CommandSpec, ...] = ()
+        self._by_name: dict[str, CommandSpec] = {}
         self.jobs: object | None = None  # a bot.jobs.Jobs, read back (typed) by bot.jobs.jobs_of
 
     @property
@@ -26,6 +31,14 @@ class BotData:
     @services.setter
     def services(self, services: Services) -> None:
         self._services = services
+
+    def set_commands(self, commands: Sequence[CommandSpec]) -> None:
+        self.commands = tuple(commands)
+        self._by_name = {spec.name: spec for spec in self.commands}
+
+    def command(self, name: str) -> CommandSpec:
+        """The listed command `name` (KeyError for a name handlers.routes does not list)."""
+        return self._by_name[name]
 
 
 # The `context` argument of every handler, error handler and job callback.

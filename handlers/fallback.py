@@ -5,7 +5,6 @@ from __future__ import annotations
 from telegram import Update
 
 from handlers.base import build_request, refusal
-from handlers.commands import BY_NAME
 from handlers.context import Context
 from texts.render import esc
 
@@ -30,6 +29,6 @@ async def plain_text(update: Update, context: Context) -> None:
         return
     req = await build_request(update, context)
     if not req.actor.is_member:
-        await req.reply(refusal(req, BY_NAME["tasks"]))
+        await req.reply(refusal(req, req.command("tasks")))
         return
     await req.reply(req.tr("Send /help to see the commands you can use."))
