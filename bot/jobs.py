@@ -1,19 +1,7 @@
-"""The bot's background work: the planner tick and the outbox sender, on the leading instance only.
+"""The bot's background work on the leading instance only: the planner tick, the outbox sender, leader jobs.
 
-`install_jobs(application)` (called by bot.app) starts, once the Application runs, one task that:
-
-1. becomes the leader — on PostgreSQL by taking an advisory lock (scheduler.locks), trying again every
-   `lock_retry_seconds` while another instance holds it; on SQLite at once (one process);
-2. while leading: runs the planner (scheduler.planner.plan_tick) at once and every `PLAN_INTERVAL_SECONDS`,
-   and the sender (scheduler.drain over bot.telegram_channel) continuously; checks every `watch_seconds` that
-   it still holds the lock;
-3. stops when the Application stops (the messages in flight finish first) or when the lock is lost.
-
-Other periodic work that must run once across instances (broadcast reports, the weekly digest) registers
-with `add_leader_job(application, name, interval, job)` and runs next to the planner, on the leader.
-
-Handlers that queue messages call `notify_outbox(application)` so that they go out at once instead of at the
-sender's next look (at most `DrainOptions.poll_interval` later). Time comes from `services.now()`.
+`install_jobs` (from bot.app) starts the leader task; `add_leader_job` adds periodic work that runs once across
+instances; `notify_outbox` wakes the sender after a handler queued messages (docs/ARCHITECTURE.md, "Leader").
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """What every chat handler does the same way: who is asking, in which language, may they, and replying.
 
-A handler is `async def handler(req: Request) -> None` wrapped by `@command("name")`: the wrapper
-resolves the sender's memberships (authorisation lives here and in handlers.commands, nowhere else), refuses
-what the sender may not run, and turns a `UserError` into a short localised answer.
+A handler is `async def handler(req: Request) -> None` wrapped by `@command("name")` (the name listed in
+handlers.routes): the wrapper resolves the sender's memberships (authorisation lives here and in
+handlers.commands), refuses what the sender may not run, and turns a `UserError` into a short localised answer.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""`my_chat_member` updates: a user blocked the bot (unreachable) or unblocked it (reachable again).
+"""`my_chat_member` updates: a user blocked the bot (unreachable, as a 403 is) or unblocked it (reachable again).
 
-Telegram sends one when a user blocks or unblocks the bot in their private chat, and when the bot is added to
-or removed from a group. Blocking has the same effect as a 403 from the sender (storage.members
-`mark_unreachable`): the person's pending messages are kept as blocked and the secretaries are told once,
-at the next planning tick.
-Unblocking makes them reachable: new messages flow (the planner catches up on their open commitments),
-the blocked ones are not resent.
+Unblocking lets new messages flow (the planner catches up); the blocked ones are not resent.
 """
 
 from __future__ import annotations
