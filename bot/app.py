@@ -10,11 +10,9 @@ from telegram import BotCommandScopeChat, BotCommandScopeDefault, LinkPreviewOpt
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     Defaults,
     MessageHandler,
 )
@@ -24,22 +22,10 @@ from bot.jobs import install_jobs, notify_outbox
 from bot.ratelimit import TelegramRateLimiter
 from core.i18n import normalise_language, t, t_text
 from core.settings import Settings
-from handlers import (
-    add,
-    broadcast,
-    buttons,
-    digest,
-    fallback,
-    invites,
-    membership,
-    overdue,
-    register_files,
-    start,
-    status,
-    tasks,
-    units,
-)
+from handlers import add, buttons, fallback, membership, status
 from handlers.commands import Audience, menu
+from handlers.context import CONTEXT_TYPES, BotApplication, Context
+from handlers.routes import COMMANDS
 from handlers.services import Services
 from storage.db import Database
 from storage.members import bootstrap_roles, committee, get_person
@@ -61,7 +47,7 @@ def build_application(
     token: str | None = None,
     clock: Callable[[], datetime] | None = None,
     jobs: bool = True,
-) -> Application:  # type: ignore[type-arg]
+) -> BotApplication:
     token = token or settings.telegram_bot_token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is required to build the bot")
@@ -73,6 +59,7 @@ def build_application(
     )
     application = (
         ApplicationBuilder()
+        .context_types(CONTEXT_TYPES)
         .token(token)
         .base_url(base_url)
         .base_file_url(base_file_url)
@@ -89,7 +76,7 @@ def build_application(
     services = Services(settings=settings, db=db)
     if clock is not None:
         services.clock = clock
-    application.bot_data["services"] = services
+    application.bot_data.services = services
     register_handlers(application)
     if jobs:  # the planner and the sender; tests of chat alone leave them out
         install_jobs(application)
@@ -97,29 +84,13 @@ def build_application(
     return application
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(application: BotApplication) -> None:
     application.add_handler(membership.handler())  # my_chat_member: blocked / unblocked
-    # The /add dialogue first: while it runs, it takes the secretary's plain text and its buttons.
-    application.add_handler(add.conversation())
-    for name, callback in (
-        ("start", start.start),
-        ("help", start.help_command),
-        ("lang", start.lang),
-        ("tasks", tasks.tasks),
-        ("task", tasks.task),
-        ("done", status.done),
-        ("progress", status.progress),
-        ("note", status.note),
-        ("extend", status.extend),
-        ("reopen", status.reopen_command),
-        ("units", units.units),
-        ("invite", invites.invite),
-        ("overdue", overdue.overdue),
-        ("broadcast", broadcast.broadcast),
-        ("export", register_files.export),
-        ("digest", digest.digest),
-    ):
-        application.add_handler(CommandHandler(name, callback))
+    application.bot_data.set_commands(COMMANDS)
+    # Each listed command (handlers.routes); /add's dialogue, while it runs, takes the secretary's plain text and
+    # buttons: it comes before the handlers of plain text and buttons below.
+    for spec in COMMANDS:
+        application.add_handler(spec.handler())
     application.add_handler(CommandHandler("cancel", add.nothing_to_cancel))
     application.add_handler(MessageHandler((f.Document.ALL | f.PHOTO) & f.ChatType.PRIVATE, status.evidence_message))
     application.add_handler(CallbackQueryHandler(buttons.on_button))
@@ -128,8 +99,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     application.add_error_handler(_on_error)
 
 
-async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
-    services: Services = application.bot_data["services"]
+async def _post_init(application: BotApplication) -> None:
+    services = application.bot_data.services
     settings = services.settings
     async with services.db.session() as session:
         await bootstrap_roles(
@@ -138,24 +109,24 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         committee_people = await committee(session)
     bot = application.bot
     # Everyone sees the focal points' menu; the committee gets its longer one in its own chats.
-    await bot.set_my_commands(menu(Audience.MEMBER, "vi"), scope=BotCommandScopeDefault(), language_code="vi")
-    await bot.set_my_commands(menu(Audience.MEMBER, DEFAULT_MENU_LANGUAGE), scope=BotCommandScopeDefault())
+    await bot.set_my_commands(menu(COMMANDS, Audience.MEMBER, "vi"), scope=BotCommandScopeDefault(), language_code="vi")
+    await bot.set_my_commands(menu(COMMANDS, Audience.MEMBER, DEFAULT_MENU_LANGUAGE), scope=BotCommandScopeDefault())
     for person in committee_people:
         if not person.has_started:
             continue
         audience = Audience.ADMIN if person.telegram_id in settings.admin_ids else Audience.COMMITTEE
         lang = person.language or settings.default_language
         try:
-            await bot.set_my_commands(menu(audience, lang), scope=BotCommandScopeChat(person.telegram_id))
+            await bot.set_my_commands(menu(COMMANDS, audience, lang), scope=BotCommandScopeChat(person.telegram_id))
         except TelegramError as error:  # a chat that no longer exists must not stop the start
             log.warning("could not set the committee menu for %s: %s", person.telegram_id, error)
 
 
-async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _on_error(update: object, context: Context) -> None:
     log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    services: Services = context.application.bot_data["services"]
+    services = context.bot_data.services
     lang = services.settings.default_language
     if update.effective_user is not None:
         try:

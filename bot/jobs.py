@@ -1,19 +1,7 @@
-"""The bot's background work: the planner tick and the outbox sender, on the leading instance only.
+"""The bot's background work on the leading instance only: the planner tick, the outbox sender, leader jobs.
 
-`install_jobs(application)` (called by bot.app) starts, once the Application runs, one task that:
-
-1. becomes the leader — on PostgreSQL by taking an advisory lock (scheduler.locks), trying again every
-   `lock_retry_seconds` while another instance holds it; on SQLite at once (one process);
-2. while leading: runs the planner (scheduler.planner.plan_tick) at once and every `PLAN_INTERVAL_SECONDS`,
-   and the sender (scheduler.drain over bot.telegram_channel) continuously; checks every `watch_seconds` that
-   it still holds the lock;
-3. stops when the Application stops (the messages in flight finish first) or when the lock is lost.
-
-Other periodic work that must run once across instances (broadcast reports, the weekly digest) registers
-with `add_leader_job(application, name, interval, job)` and runs next to the planner, on the leader.
-
-Handlers that queue messages call `notify_outbox(application)` so that they go out at once instead of at the
-sender's next look (at most `DrainOptions.poll_interval` later). Time comes from `services.now()`.
+`install_jobs` (from bot.app) starts the leader task; `add_leader_job` adds periodic work that runs once across
+instances; `notify_outbox` wakes the sender after a handler queued messages (docs/ARCHITECTURE.md, "Leader").
 """
 
 from __future__ import annotations
@@ -26,9 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram.ext import Application, ContextTypes
-
 from bot.telegram_channel import TelegramChannel
+from handlers.context import BotApplication, Context
 from handlers.services import Services
 from scheduler.calendar import WorkCalendar
 from scheduler.digest import plan_digests
@@ -40,18 +27,17 @@ from scheduler.reports import report_broadcasts
 
 log = logging.getLogger(__name__)
 
-JOBS_KEY = "jobs"
 # A periodic job of the leader (e.g. broadcast reports, the weekly digest): `await job(application)`.
-LeaderJob = Callable[[Application], Awaitable[Any]]  # type: ignore[type-arg]
+LeaderJob = Callable[[BotApplication], Awaitable[Any]]
 LEADER_LOCK = "leader"  # one lock: the planner and the sender run together on the leader
 
 
 class Jobs:
-    """The planner and sender of one Application; `application.bot_data["jobs"]`."""
+    """The planner and sender of one Application; `application.bot_data.jobs`, read back by `jobs_of`."""
 
     def __init__(
         self,
-        application: Application,  # type: ignore[type-arg]
+        application: BotApplication,
         *,
         options: DrainOptions | None = None,
         lock_retry_seconds: float = 2.0,
@@ -72,8 +58,7 @@ class Jobs:
 
     @property
     def services(self) -> Services:
-        services: Services = self.application.bot_data["services"]
-        return services
+        return self.application.bot_data.services
 
     def wake(self) -> None:
         if self.sender is not None:
@@ -201,7 +186,7 @@ class Jobs:
 
 
 def install_jobs(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     *,
     options: DrainOptions | None = None,
     lock_retry_seconds: float = 2.0,
@@ -209,7 +194,7 @@ def install_jobs(
 ) -> Jobs:
     """Plan and send in the background once the Application runs (see the module text)."""
     jobs = Jobs(application, options=options, lock_retry_seconds=lock_retry_seconds, watch_seconds=watch_seconds)
-    application.bot_data[JOBS_KEY] = jobs
+    application.bot_data.jobs = jobs
     if application.job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
     # However late the job queue gets to it (a slow start), the leader must start: no misfire grace limit.
@@ -221,8 +206,8 @@ def install_jobs(
 REPORT_INTERVAL_SECONDS = 2.0  # a broadcast's report follows its last delivery within this
 
 
-async def _report_broadcasts(application: Application) -> None:  # type: ignore[type-arg]
-    services: Services = application.bot_data["services"]
+async def _report_broadcasts(application: BotApplication) -> None:
+    services = application.bot_data.services
     queued = await report_broadcasts(
         services.db, now=services.now(), default_language=services.settings.default_language
     )
@@ -243,14 +228,15 @@ def release_memory() -> None:
         pass
 
 
-async def _start(context: ContextTypes.DEFAULT_TYPE) -> None:
-    jobs: Jobs = context.application.bot_data[JOBS_KEY]
+async def _start(context: Context) -> None:
+    jobs = jobs_of(context.application)
+    assert jobs is not None  # install_jobs set them before it queued this
     # Tracked by the Application: stop() waits for it, and it ends once the Application stops running.
     context.application.create_task(jobs.run(), name="qmsbot-leader")
 
 
 def add_leader_job(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     name: str,
     interval: float,
     job: LeaderJob,
@@ -263,12 +249,12 @@ def add_leader_job(
     jobs.leader_jobs.append((name, interval, job))
 
 
-def jobs_of(application: Application) -> Jobs | None:  # type: ignore[type-arg]
-    jobs = application.bot_data.get(JOBS_KEY)
+def jobs_of(application: BotApplication) -> Jobs | None:
+    jobs = application.bot_data.jobs
     return jobs if isinstance(jobs, Jobs) else None
 
 
-def notify_outbox(application: Application) -> None:  # type: ignore[type-arg]
+def notify_outbox(application: BotApplication) -> None:
     """Messages were queued: let the sender look at the outbox now (a no-op on instances that do not lead)."""
     jobs = jobs_of(application)
     if jobs is not None:

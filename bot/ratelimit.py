@@ -1,22 +1,7 @@
-"""One rate limiter for everything the bot sends: direct replies and the outbox sender (SPEC "Sending").
+"""One rate limiter for everything the bot sends, direct replies and the outbox alike (SPEC "Sending").
 
-python-telegram-bot passes every Bot API call through `TelegramRateLimiter.process_request` (it is given to
-the `ApplicationBuilder`), so a reply to a command and a reminder from the outbox share the same budget:
-
-- overall: `SEND_RATE_PER_SECOND` messages per second (25 of Telegram's 30), paced evenly;
-- one message per second to a private chat: outbox messages strictly; direct replies may burst (up to
-  `reply_burst`, 20: a person typing quickly, a reply split in parts) and then keep to one per second, as
-  Telegram tolerates short bursts in a chat;
-- 20 messages per minute to a group (a negative chat id or an @username), a sliding window;
-- with paid broadcasts on (`PAID_BROADCAST`), up to `PAID_SEND_RATE_PER_SECOND` in all: a message that would go
-  beyond the free rate (as many went out in the last second) is sent with `allow_paid_broadcast`;
-- a 429 answer: wait `retry_after` (the whole bot for a private chat, that group for a group) and try again,
-  at most `max_retries` times and never for longer than `max_retry_wait` seconds.
-
-Messages to one chat go out one at a time and in order. Direct replies go before outbox messages when both
-wait for the overall budget. Only calls that put something in a chat are counted (send*, copy*, forward*,
-edit*); other calls (answerCallbackQuery, setMyCommands, getFile …) are only retried on 429.
-getUpdates never comes here (python-telegram-bot's rule).
+python-telegram-bot passes every Bot API call through `TelegramRateLimiter.process_request`; the budgets and
+the order are in docs/ARCHITECTURE.md, "Sending".
 """
 
 from __future__ import annotations

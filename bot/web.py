@@ -21,10 +21,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 from telegram import Update
-from telegram.ext import Application
 
 from bot.jobs import jobs_of
-from handlers.services import Services
+from handlers.context import BotApplication
 from storage.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -49,9 +48,9 @@ class Health:
         }
 
 
-async def read_health(application: Application) -> Health:  # type: ignore[type-arg]
+async def read_health(application: BotApplication) -> Health:
     """The database answers (within HEALTH_TIMEOUT_SECONDS), this instance's role, and the outbox backlog."""
-    services: Services = application.bot_data["services"]
+    services = application.bot_data.services
     jobs = jobs_of(application)
     role = "leader" if jobs is not None and jobs.leading else "follower"
     try:
@@ -79,7 +78,7 @@ async def read_health(application: Application) -> Health:  # type: ignore[type-
 class _BotCollector(Collector):
     """Read at each scrape from the leader's drain and planner, and from the last health reading."""
 
-    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: BotApplication) -> None:
         self.application = application
         self.health: Health | None = None
 
@@ -117,7 +116,7 @@ class _BotCollector(Collector):
 
 
 def web_app(
-    application: Application,  # type: ignore[type-arg]
+    application: BotApplication,
     *,
     webhook_path: str | None = None,
     secret: str | None = None,

@@ -1,10 +1,7 @@
 """Texts in two languages through gettext catalogs (Vietnamese first, English second).
 
-Catalogs are the `.po` files under `core/locale/<lang>/`; every file in a language folder is read and
-merged, so one concern can keep its own file. They are compiled in memory at first use: no build step.
-Message ids are English with `{named}` placeholders; `t(lang, msgid, **params)` translates and fills them
-for an HTML message, `t_text` for plain text.
-`N_` only marks a msgid for extraction where the text is translated later (e.g. in storage/).
+`.po` files under `core/locale/<lang>/`, merged and compiled in memory; `t()` for HTML, `t_text` for plain text,
+`N_` marks a msgid translated later.
 """
 
 from __future__ import annotations

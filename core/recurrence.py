@@ -1,11 +1,6 @@
 """Recurring commitments: the next due date from an iCalendar RRULE (SPEC "Reminders and escalation").
 
-A rule is stored as written, e.g. `FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=15` (the annual report), optionally
-prefixed with `RRULE:` and optionally preceded by a `DTSTART:YYYYMMDD` line. Without a DTSTART the rule
-starts at the current occurrence's due date (or the `dtstart` given). Occurrences are dates; rules more
-frequent than daily are rejected, as are rules that can never produce another date.
-
-Pure: no clock reads.
+A rule as written (optional `RRULE:` and `DTSTART:YYYYMMDD`); dates only, nothing more frequent than daily. Pure.
 """
 
 from __future__ import annotations

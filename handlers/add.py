@@ -12,7 +12,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     ConversationHandler,
     MessageHandler,
     filters,
@@ -20,7 +19,7 @@ from telegram.ext import (
 
 from core.i18n import t_text
 from handlers.base import Request, UsageError, UserError, answer_user_error, build_request, command, refusal
-from handlers.commands import BY_NAME
+from handlers.context import Context
 from handlers.status import parse_new_date
 from storage.models import Kind
 from storage.register import find_unit
@@ -89,7 +88,7 @@ def _check_title(title: str) -> str:
 @command("add")
 async def add_one_line(req: Request) -> None:
     """`/add <unit_code> <due date> <legal|internal> <title>`"""
-    spec = BY_NAME["add"]
+    spec = req.command("add")
     if len(req.args) < 4:
         raise UsageError(spec, "Something is missing.")
     unit_code, due_text, kind_text = req.args[:3]
@@ -102,14 +101,14 @@ async def add_one_line(req: Request) -> None:
     await _create(req, unit_code=unit_code, title=title, kind=KINDS[kind_text.lower()], due=due, legal_basis="")
 
 
-async def entry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def entry(update: Update, context: Context) -> int:
     """`/add` with arguments adds at once; without, the dialogue starts (secretaries only)."""
     if context.args:
         await add_one_line(update, context)
         return ConversationHandler.END
     req = await build_request(update, context)
     if not req.actor.is_committee:
-        await req.reply(refusal(req, BY_NAME["add"]))
+        await req.reply(refusal(req, req.command("add")))
         return ConversationHandler.END
     assert context.user_data is not None
     context.user_data["add"] = {}
@@ -120,16 +119,16 @@ async def entry(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return UNIT
 
 
-def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
+def _draft(context: Context) -> dict[str, Any]:
     assert context.user_data is not None
     draft: dict[str, Any] = context.user_data.setdefault("add", {})
     return draft
 
 
-async def _step(update: Update, context: ContextTypes.DEFAULT_TYPE, state: int) -> int:
+async def _step(update: Update, context: Context, state: int) -> int:
     req = await build_request(update, context)
     if not req.actor.is_committee:  # lost the role mid-dialogue
-        await req.reply(refusal(req, BY_NAME["add"]))
+        await req.reply(refusal(req, req.command("add")))
         return ConversationHandler.END
     text = (req.message.text or "").strip()
     draft = _draft(context)
@@ -162,7 +161,7 @@ async def _step(update: Update, context: ContextTypes.DEFAULT_TYPE, state: int) 
             await req.reply(req.tr("Step 4 of 5: the due date (DD/MM/YYYY)?"), reply_markup=_cancel_only(req.lang))
             return DUE
         if state == DUE:
-            due = parse_new_date(BY_NAME["add"], text)
+            due = parse_new_date(req.command("add"), text)
             _check_due(req, due)
             draft["due"] = due.isoformat()
             keyboard = InlineKeyboardMarkup(
@@ -181,7 +180,7 @@ async def _step(update: Update, context: ContextTypes.DEFAULT_TYPE, state: int) 
         return state
 
 
-async def _finish(req: Request, context: ContextTypes.DEFAULT_TYPE, basis: str) -> int:
+async def _finish(req: Request, context: Context, basis: str) -> int:
     draft = _draft(context)
     try:
         await _create(
@@ -199,27 +198,27 @@ async def _finish(req: Request, context: ContextTypes.DEFAULT_TYPE, basis: str) 
     return ConversationHandler.END
 
 
-async def on_unit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_unit(update: Update, context: Context) -> int:
     return await _step(update, context, UNIT)
 
 
-async def on_title(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_title(update: Update, context: Context) -> int:
     return await _step(update, context, TITLE)
 
 
-async def on_kind_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_kind_text(update: Update, context: Context) -> int:
     return await _step(update, context, KIND)
 
 
-async def on_due(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_due(update: Update, context: Context) -> int:
     return await _step(update, context, DUE)
 
 
-async def on_basis(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def on_basis(update: Update, context: Context) -> int:
     return await _step(update, context, BASIS)
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int | None:
+async def on_button(update: Update, context: Context) -> int | None:
     query = update.callback_query
     assert query is not None
     req = await build_request(update, context)
@@ -239,7 +238,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int |
     return None  # a button of an earlier step: stay where we are
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+async def cancel(update: Update, context: Context) -> int:
     req = await build_request(update, context)
     if context.user_data is not None:
         context.user_data.pop("add", None)
@@ -247,15 +246,16 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     return ConversationHandler.END
 
 
-async def nothing_to_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def nothing_to_cancel(update: Update, context: Context) -> None:
     req = await build_request(update, context)
     await req.reply(req.tr("There is nothing to cancel."))
 
 
-def conversation() -> ConversationHandler:  # type: ignore[type-arg]
+def conversation(command: CommandHandler[Any, Any]) -> ConversationHandler:  # type: ignore[type-arg]
+    """The /add dialogue, entered by `command` (/add with `entry` as its callback, from handlers.routes)."""
     text = filters.TEXT & ~filters.COMMAND
     return ConversationHandler(
-        entry_points=[CommandHandler("add", entry)],
+        entry_points=[command],
         states={
             UNIT: [MessageHandler(text, on_unit)],
             TITLE: [MessageHandler(text, on_title)],

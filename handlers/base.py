@@ -1,8 +1,8 @@
 """What every chat handler does the same way: who is asking, in which language, may they, and replying.
 
-A handler is `async def handler(req: Request) -> None` wrapped by `@command("name")`: the wrapper
-resolves the sender's memberships (authorisation lives here and in handlers.commands, nowhere else), refuses
-what the sender may not run, and turns a `UserError` into a short localised answer.
+A handler is `async def handler(req: Request) -> None` wrapped by `@command("name")` (the name listed in
+handlers.routes): the wrapper resolves the sender's memberships (authorisation lives here and in
+handlers.commands), refuses what the sender may not run, and turns a `UserError` into a short localised answer.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from core.i18n import normalise_language, t
-from handlers.commands import BY_NAME, Audience, CommandSpec, allowed
+from handlers.commands import Audience, CommandSpec, allowed
+from handlers.context import Context
 from handlers.services import Services
 from storage.members import Actor, resolve_actor, touch_person
 from storage.models import Commitment, Unit
@@ -43,15 +43,10 @@ class UsageError(UserError):
         self.spec = spec
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    services: Services = context.application.bot_data["services"]
-    return services
-
-
 @dataclass
 class Request:
     update: Update
-    context: ContextTypes.DEFAULT_TYPE
+    context: Context
     services: Services
     actor: Actor
     lang: str
@@ -71,6 +66,10 @@ class Request:
     def is_private(self) -> bool:
         return self.update.effective_chat is not None and self.update.effective_chat.type == "private"
 
+    def command(self, name: str) -> CommandSpec:
+        """The listed command `name` (its usage, its audience)."""
+        return self.context.bot_data.command(name)
+
     def tr(self, msgid: str, /, **params: object) -> str:
         return t(self.lang, msgid, **params)
 
@@ -88,8 +87,8 @@ class Request:
         return sent
 
 
-async def build_request(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Request:
-    services = services_of(context)
+async def build_request(update: Update, context: Context) -> Request:
+    services = context.bot_data.services
     user = update.effective_user
     assert user is not None
     settings = services.settings
@@ -149,16 +148,17 @@ async def answer_user_error(req: Request, error: UserError) -> None:
     await req.reply("\n".join(lines))
 
 
-TelegramCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+TelegramCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 def command(name: str) -> Callable[[Handler], TelegramCallback]:
-    spec = BY_NAME[name]
+    """The callback of the listed command `name` (handlers.routes), its spec read from the context."""
 
     def wrap(handler: Handler) -> TelegramCallback:
-        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async def run(update: Update, context: Context) -> None:
             if update.effective_user is None or update.effective_message is None:
                 return
+            spec = context.bot_data.command(name)
             req = await build_request(update, context)
             if not allowed(req.actor, spec):
                 await req.reply(refusal(req, spec))

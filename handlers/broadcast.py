@@ -7,7 +7,6 @@ import re
 from telegram import CallbackQuery, Message
 
 from handlers.base import Request, UsageError, UserError, answer, command, edit_pressed, inline_markup, tail_text
-from handlers.commands import BY_NAME
 from handlers.notify import wake_sender
 from storage import broadcasts
 from storage.models import BroadcastStatus
@@ -19,7 +18,7 @@ UNITS = re.compile(r"@([A-Za-z0-9_.\-]{1,32}(?:,[A-Za-z0-9_.\-]{1,32})*)")
 
 @command("broadcast")
 async def broadcast(req: Request) -> None:
-    spec = BY_NAME["broadcast"]
+    spec = req.command("broadcast")
     text = tail_text(req.message.text or "", 0)
     unit_codes: list[str] | None = None
     if text.startswith("@"):
@@ -82,7 +81,7 @@ async def broadcast_press(req: Request, query: CallbackQuery, press: BroadcastPr
         await answer(query, req.tr("This broadcast no longer exists."), alert=True)
         return
     if changed and press.send:
-        wake_sender(req.context.application)
+        wake_sender(req.context)
         status = req.tr("Sending to {count} recipients; you will get a report when it is done.", count=found.recipients)
     elif changed:
         status = req.tr("Cancelled; nothing was sent.")

@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import date
 
 from telegram import CallbackQuery, Message, Update
-from telegram.ext import ContextTypes
 
 from core.i18n import t
 from handlers.base import Request, answer, build_request, edit_pressed, refusal
 from handlers.broadcast import broadcast_press
-from handlers.commands import BY_NAME
+from handlers.context import Context
 from handlers.notify import wake_sender
 from handlers.status import OUTCOME_TEXTS
 from storage.events import history
@@ -39,7 +38,7 @@ async def show_state(req: Request, query: CallbackQuery, commitment: Commitment,
     await edit_pressed(query, text, commitment_keyboard(req.lang, commitment))
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None or update.effective_user is None:
         return
@@ -49,7 +48,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await answer(query, req.tr("This button is not valid any more."), alert=True)
         return
     if not req.actor.is_member:
-        await answer(query, refusal(req, BY_NAME["tasks"]), alert=True)
+        await answer(query, refusal(req, req.command("tasks")), alert=True)
         return
     if isinstance(press, CommitmentPress):
         await commitment_press(req, query, press)
@@ -57,7 +56,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await decision_press(req, query, press)
     elif isinstance(press, BroadcastPress):
         if not req.actor.is_committee:
-            await answer(query, refusal(req, BY_NAME["broadcast"]), alert=True)
+            await answer(query, refusal(req, req.command("broadcast")), alert=True)
             return
         await broadcast_press(req, query, press)
     else:
@@ -127,7 +126,7 @@ def press_answer(req: Request, change: Change, commitment: Commitment) -> str:
 
 async def decision_press(req: Request, query: CallbackQuery, press: DecisionPress) -> None:
     if not req.actor.is_committee:
-        await answer(query, refusal(req, BY_NAME["reopen"]), alert=True)
+        await answer(query, refusal(req, req.command("reopen")), alert=True)
         return
     services = req.services
     async with services.db.session() as session:
@@ -160,7 +159,7 @@ async def decision_press(req: Request, query: CallbackQuery, press: DecisionPres
         await answer(query, verdict, alert=True)
     elif change.changed:
         await answer(query, req.tr("Decision recorded; the requester is told."))
-        wake_sender(req.context.application)
+        wake_sender(req.context)
     else:
         await answer(query, req.tr("Already decided. {verdict}", verdict=verdict), alert=True)
     original = query.message.text_html if isinstance(query.message, Message) and query.message.text else ""

@@ -5,13 +5,12 @@ from __future__ import annotations
 from telegram import InputFile
 
 from handlers.base import Request, command, expect_args
-from handlers.commands import BY_NAME
 from scheduler.digest import build_digest_for
 
 
 @command("digest")
 async def digest(req: Request) -> None:
-    expect_args(req, BY_NAME["digest"], 0, 0)
+    expect_args(req, req.command("digest"), 0, 0)
     services = req.services
     messages = await build_digest_for(services.db, actor=req.actor, settings=services.settings, now=services.now())
     for message in messages:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from handlers.base import build_request, refusal
-from handlers.commands import BY_NAME
+from handlers.context import Context
 from texts.render import esc
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: Context) -> None:
     if update.effective_user is None or update.effective_message is None:
         return
     first = (update.effective_message.text or "").split()[0]
@@ -25,11 +24,11 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     )
 
 
-async def plain_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def plain_text(update: Update, context: Context) -> None:
     if update.effective_user is None or update.effective_message is None:
         return
     req = await build_request(update, context)
     if not req.actor.is_member:
-        await req.reply(refusal(req, BY_NAME["tasks"]))
+        await req.reply(refusal(req, req.command("tasks")))
         return
     await req.reply(req.tr("Send /help to see the commands you can use."))

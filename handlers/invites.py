@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from handlers.base import Request, UsageError, UserError, command, expect_args
-from handlers.commands import BY_NAME
 from storage.invites import create_invite
 from storage.models import Role
 from storage.register import find_unit
@@ -14,7 +13,7 @@ UNIT_ROLE_WORDS = {"focal": Role.FOCAL, "head": Role.HEAD}
 
 @command("invite")
 async def invite(req: Request) -> None:
-    spec = BY_NAME["invite"]
+    spec = req.command("invite")
     args = expect_args(req, spec, 1, 2)
     services = req.services
     async with services.db.session() as session:

@@ -1,11 +1,6 @@
-"""`my_chat_member` updates: a user blocked the bot (unreachable) or unblocked it (reachable again).
+"""`my_chat_member` updates: a user blocked the bot (unreachable, as a 403 is) or unblocked it (reachable again).
 
-Telegram sends one when a user blocks or unblocks the bot in their private chat, and when the bot is added to
-or removed from a group. Blocking has the same effect as a 403 from the sender (storage.members
-`mark_unreachable`): the person's pending messages are kept as blocked and the secretaries are told once,
-at the next planning tick.
-Unblocking makes them reachable: new messages flow (the planner catches up on their open commitments),
-the blocked ones are not resent.
+Unblocking lets new messages flow (the planner catches up); the blocked ones are not resent.
 """
 
 from __future__ import annotations
@@ -13,10 +8,10 @@ from __future__ import annotations
 import logging
 
 from telegram import ChatMember, Update
-from telegram.ext import ChatMemberHandler, ContextTypes
+from telegram.ext import ChatMemberHandler
 
+from handlers.context import Context
 from handlers.notify import wake_sender
-from handlers.services import Services
 from storage.members import get_person, mark_unreachable, set_reachable
 
 log = logging.getLogger(__name__)
@@ -25,7 +20,7 @@ GONE = frozenset({ChatMember.BANNED, ChatMember.LEFT})  # "kicked" is BANNED in 
 PRESENT = frozenset({ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 
 
-async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def my_chat_member(update: Update, context: Context) -> None:
     change = update.my_chat_member
     if change is None:
         return
@@ -37,7 +32,7 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         else:
             log.info("the bot is now %s in %s %s (%s)", status, chat.type, chat.id, chat.title or "")
         return
-    services: Services = context.application.bot_data["services"]
+    services = context.bot_data.services
     async with services.db.session() as session:
         person = await get_person(session, telegram_id=chat.id)
         if person is None:  # a stranger: nothing is queued for them
@@ -49,8 +44,8 @@ async def my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             # The planner sends them the latest due reminder of each open commitment at its next tick.
             await set_reachable(session, person=person)
             log.info("%s unblocked the bot", chat.id)
-    wake_sender(context.application)
+    wake_sender(context)
 
 
-def handler() -> ChatMemberHandler[ContextTypes.DEFAULT_TYPE, None]:
+def handler() -> ChatMemberHandler[Context, None]:
     return ChatMemberHandler(my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)

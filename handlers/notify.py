@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from telegram.ext import Application
-
-from handlers.services import Services
+from handlers.context import Context
 from scheduler.notices import committee_recipients
 from storage.models import Person
 from storage.outbox import Outgoing
@@ -44,7 +42,6 @@ def outgoing_to_committee(
     return messages
 
 
-def wake_sender(application: Application) -> None:  # type: ignore[type-arg]
+def wake_sender(context: Context) -> None:
     """Messages were queued: let the sender go now rather than at its next poll."""
-    services: Services = application.bot_data["services"]
-    services.wake()
+    context.bot_data.services.wake()

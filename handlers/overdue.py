@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from handlers.base import Request, command, expect_args
-from handlers.commands import BY_NAME
 from storage.register import overdue_commitments
 from texts.render import esc, fmt_date, shorten
 
@@ -12,7 +11,7 @@ LIMIT = 500  # beyond this a chat list stops being useful: /export has everythin
 
 @command("overdue")
 async def overdue(req: Request) -> None:
-    expect_args(req, BY_NAME["overdue"], 0, 0)
+    expect_args(req, req.command("overdue"), 0, 0)
     services = req.services
     today = services.today()
     async with services.db.session() as session:

@@ -8,7 +8,6 @@ from pathlib import PurePath
 from telegram import Document
 
 from handlers.base import Request, UserError, command, expect_args
-from handlers.commands import BY_NAME
 from storage.register_import import import_sources, render_report
 from texts.render import esc, fmt_datetime
 
@@ -23,7 +22,7 @@ def is_register_file(document: Document | None) -> bool:
 
 @command("export")
 async def export(req: Request) -> None:
-    expect_args(req, BY_NAME["export"], 0, 0)
+    expect_args(req, req.command("export"), 0, 0)
     services = req.services
     from storage.register_export import export_register  # openpyxl is loaded when a secretary needs it
 

@@ -10,7 +10,7 @@ from telegram.error import TelegramError
 
 from core.i18n import LANGUAGES, N_
 from handlers.base import Request, UsageError, command, refreshed_actor
-from handlers.commands import BY_NAME, Audience, commands_for, menu
+from handlers.commands import Audience, commands_for, menu
 from storage.invites import Redeem, redeem_invite
 from storage.members import set_language
 from storage.models import Role
@@ -48,7 +48,9 @@ async def show_committee_menu(req: Request) -> None:
         return
     audience = Audience.ADMIN if actor.is_admin else Audience.COMMITTEE
     try:
-        await req.context.bot.set_my_commands(menu(audience, req.lang), scope=BotCommandScopeChat(req.chat_id))
+        await req.context.bot.set_my_commands(
+            menu(req.context.bot_data.commands, audience, req.lang), scope=BotCommandScopeChat(req.chat_id)
+        )
     except TelegramError as error:  # the menu is a convenience: the answer to /start matters more
         log.warning("could not set the committee menu for %s: %s", req.chat_id, error)
 
@@ -57,7 +59,7 @@ async def show_committee_menu(req: Request) -> None:
 async def start(req: Request) -> None:
     """Welcome; `/start CODE` (from an invite link) links the sender to a unit or to the committee."""
     if len(req.args) > 1:
-        raise UsageError(BY_NAME["start"], "Too many words after /{command}.", command="start")
+        raise UsageError(req.command("start"), "Too many words after /{command}.", command="start")
     if not req.args:
         await show_committee_menu(req)
         await req.reply(
@@ -100,7 +102,7 @@ async def start(req: Request) -> None:
 async def help_command(req: Request) -> None:
     """Lists exactly the commands this sender may run."""
     lines = [f"<b>{req.tr('Commands you can use')}</b>"]
-    for spec in commands_for(req.actor):
+    for spec in commands_for(req.context.bot_data.commands, req.actor):
         lines.append(f"{req.tr(spec.usage)} — {req.tr(spec.description)}")
     if not req.actor.is_member:
         lines.append("")
@@ -110,7 +112,7 @@ async def help_command(req: Request) -> None:
 
 @command("lang")
 async def lang(req: Request) -> None:
-    spec = BY_NAME["lang"]
+    spec = req.command("lang")
     if len(req.args) != 1 or req.args[0].lower() not in LANGUAGES:
         raise UsageError(spec, "Choose vi (Tiếng Việt) or en (English).")
     choice = req.args[0].lower()

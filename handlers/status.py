@@ -18,7 +18,7 @@ from handlers.base import (
     tail_text,
     visible_commitment,
 )
-from handlers.commands import BY_NAME, CommandSpec
+from handlers.commands import CommandSpec
 from handlers.notify import outgoing_to_committee, wake_sender
 from handlers.register_files import import_document, is_register_file
 from storage.models import Commitment, Unit
@@ -74,7 +74,7 @@ def _parse_id(req: Request, spec: CommandSpec) -> int:
 @command("done")
 async def done(req: Request) -> None:
     """`/done <id> [note]`; with a document or photo (caption, or a reply to a reminder) it is kept as evidence."""
-    spec = BY_NAME["done"]
+    spec = req.command("done")
     commitment_id = _parse_id(req, spec)
     note = _note(req, 1)
     await complete(req, commitment_id, note, req.message)
@@ -147,7 +147,7 @@ PERCENT = re.compile(r"(-?\d{1,6})%?")
 
 @command("progress")
 async def progress(req: Request) -> None:
-    spec = BY_NAME["progress"]
+    spec = req.command("progress")
     if len(req.args) < 2:
         raise UsageError(spec, "Something is missing.")
     commitment_id = parse_commitment_id(spec, req.args[0])
@@ -178,7 +178,7 @@ async def progress(req: Request) -> None:
 
 @command("note")
 async def note(req: Request) -> None:
-    spec = BY_NAME["note"]
+    spec = req.command("note")
     commitment_id = _parse_id(req, spec)
     text = _note(req, 1)
     if not text:
@@ -192,7 +192,7 @@ async def note(req: Request) -> None:
 
 @command("reopen")
 async def reopen_command(req: Request) -> None:
-    spec = BY_NAME["reopen"]
+    spec = req.command("reopen")
     commitment_id = _parse_id(req, spec)
     reason = _note(req, 1)
     services = req.services
@@ -222,7 +222,7 @@ def parse_new_date(spec: CommandSpec, text: str) -> date:
 
 @command("extend")
 async def extend(req: Request) -> None:
-    spec = BY_NAME["extend"]
+    spec = req.command("extend")
     if len(req.args) < 2:
         raise UsageError(spec, "Something is missing.")
     commitment_id = parse_commitment_id(spec, req.args[0])
@@ -263,7 +263,7 @@ async def extend(req: Request) -> None:
     if not change.changed:
         await req.reply(outcome_text(req.lang, change, commitment_id))
         return
-    wake_sender(req.context.application)
+    wake_sender(req.context)
     await req.reply(
         req.tr(
             "Your request to move #{id} to {date} was sent to the committee secretary.",
@@ -291,7 +291,7 @@ async def evidence_message(req: Request) -> None:
     .xlsx is a register file to import (secretaries only)."""
     message = req.message
     caption = (message.caption or "").strip()
-    spec = BY_NAME["done"]
+    spec = req.command("done")
     if caption.split(maxsplit=1)[:1] and caption.split()[0].split("@")[0] == "/done":
         req.args = caption.split()[1:]
         commitment_id = _parse_id(req, spec)

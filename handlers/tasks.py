@@ -11,7 +11,6 @@ from handlers.base import (
     parse_commitment_id,
     visible_commitment,
 )
-from handlers.commands import BY_NAME
 from storage.events import history
 from storage.models import Commitment, Event, Evidence, Unit
 from storage.register import count_open, find_unit, open_commitments
@@ -25,7 +24,7 @@ LIST_LIMIT = 50
 @command("tasks")
 async def tasks(req: Request) -> None:
     """Open commitments of the sender's units (secretaries: all units), overdue first, then by due date."""
-    spec = BY_NAME["tasks"]
+    spec = req.command("tasks")
     args = expect_args(req, spec, 0, 1)
     services, actor = req.services, req.actor
     async with services.db.session() as session:
@@ -59,7 +58,7 @@ async def tasks(req: Request) -> None:
 @command("task")
 async def task(req: Request) -> None:
     """One commitment with its evidence and full history (who did what, when), and its buttons."""
-    spec = BY_NAME["task"]
+    spec = req.command("task")
     (raw,) = expect_args(req, spec, 1, 1)
     commitment_id = parse_commitment_id(spec, raw)
     async with req.services.db.session() as session:

@@ -4,7 +4,6 @@ unreachable people and failed deliveries are shown too, so nothing is dropped si
 from __future__ import annotations
 
 from handlers.base import Request, command, expect_args
-from handlers.commands import BY_NAME
 from storage.digest_data import DigestWindow, failed_deliveries
 from storage.models import Person
 from storage.register import unit_summaries
@@ -20,7 +19,7 @@ def _people(req: Request, people: list[Person]) -> str:
 
 @command("units")
 async def units(req: Request) -> None:
-    expect_args(req, BY_NAME["units"], 0, 0)
+    expect_args(req, req.command("units"), 0, 0)
     services = req.services
     async with services.db.session() as session:
         summaries = await unit_summaries(session, today=services.today())

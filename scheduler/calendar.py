@@ -1,14 +1,6 @@
-"""Vietnam's working-day calendar (SPEC "Reminders and escalation", GLOSSARY "Facts that shape behaviour").
+"""Vietnam's working-day calendar (SPEC "Reminders and escalation"): holidays, EXTRA_DAYS_OFF, EXTRA_WORKING_DAYS.
 
-A working day is Monday to Friday, unless it is a Vietnamese public holiday (the `holidays` package, country
-"VN": Tết, 2/9 and its adjacent day, days in lieu …) or one of the committee's `EXTRA_DAYS_OFF`; a Saturday or
-Sunday is a working day when it is one of the committee's `EXTRA_WORKING_DAYS` (a make-up Saturday, "làm bù")
-or a make-up day the package itself knows (`weekend_workdays`, e.g. Saturday 22/08/2026, repaid by Monday
-31/08/2026 off). `EXTRA_WORKING_DAYS` win over everything: a date listed there is a working day.
-
-Pure and fast: no clock reads; holiday years are loaded lazily (once per process for the package data, shared
-by every calendar) and every answer is cached per date, because the planner asks about the same few thousand
-dates for hundreds of thousands of commitments.
+Pure, with holiday years loaded lazily and every answer cached per date (docs/ARCHITECTURE.md, "Leader").
 """
 
 from __future__ import annotations

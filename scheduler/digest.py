@@ -1,30 +1,7 @@
 """The weekly digest: planned like a reminder, into the outbox (SPEC "Weekly digest", "Sending").
 
-`plan_digests` runs with every planner tick. It looks at the latest DIGEST_CRON slot (weekday and time, local
-in TIMEZONE) at or before `now` — only the latest: after a week of downtime the missed slots are not sent one by
-one, the current one is sent once — and queues what is not queued yet:
-
-- the committee digest to every reachable secretary and admin and to DIGEST_CHAT_ID: its text (split at line
-  boundaries when longer than Telegram's 4096 characters) and a photo with the chart. Keys:
-  `digest:{slot date}:{chat id}` for the first part, `…:{n}` for part n ≥ 2, `…:chart` for the photo; all rows
-  of one recipient are written in one transaction, and a recipient whose first key exists gets nothing, so
-  nobody gets the digest twice. A secretary linked (or reachable again) later in the week gets that week's
-  digest at the next tick, with the figures of that moment.
-- each unit's own list (overdue and due in the next 14 days) to each of its reachable focal points, one message
-  per person and unit (a choice: each list is about one unit, as its reminders are, and a key per unit stays
-  stable when the person's units change). Keys `unitdigest:{slot date}:{person id}:{unit id}` (`…:{n}` for
-  further parts). A unit with nothing overdue or due within 14 days gets nothing. The unit lists of a slot are
-  planned once (planner_state `digest_units` = slot date, written after the last batch; an interrupted run is
-  simply repeated, the keys keep it exact): people linked later in the week wait for the next slot, their
-  reminders reach them meanwhile.
-
-The figures are those at planning time (a digest caught up on Wednesday shows Wednesday's state). Unreachable
-people are skipped, not queued (the sender would only mark them blocked again); they are listed in the digest.
-
-`build_digest_for` builds the same messages for `/digest`, for the one who asks (committee: the committee
-digest; a focal point or head: the lists of their units, or a short "nothing due").
-
-Time is a parameter: `now` must be timezone-aware. This module does not import telegram.
+`plan_digests` runs with every planner tick; `build_digest_for` makes the same messages for `/digest`.
+Keys and catch-up: docs/ARCHITECTURE.md, "Digests".
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """Who leads: one planner and one sender at a time across instances (SPEC "Scale").
 
-On PostgreSQL the leader holds a session-level advisory lock (`pg_try_advisory_lock`) on a connection of its
-own (a dedicated engine without a pool: a connection that may still hold the lock is closed, never handed
-back to a pool), kept open for as long as it leads. When the leader's process dies, PostgreSQL closes its session and
-the lock is free: another instance, which keeps trying every few seconds, takes over. The leader checks its
-connection regularly and stops leading as soon as it is gone (the lock may then already be someone else's).
-
-On SQLite there is one process (SQLite is not for several instances): the lock is always granted.
+PostgreSQL: a session advisory lock on a pool-less connection of its own; SQLite: always granted (one process).
 """
 
 from __future__ import annotations

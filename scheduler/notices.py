@@ -1,16 +1,6 @@
 """Every kind of notification, declared once: its outbox kind, its key, who gets it, how it groups, its text.
 
-A notice kind is a frozen `NoticeKind`: the outbox `kind` string (the only place such strings are written:
-everyone else uses the constants below or `NOTICES`), how its dedup key is built, who receives it, whether it
-goes per commitment or is gathered per recipient per planning tick, and the renderer in texts/ that writes it.
-This module decides nothing by itself: the planner, the digest, the reports and the handlers build their
-messages with it, so that "who in the committee gets this" is written once (`committee_recipients`) and "which
-focal points of a unit" once (`focal_recipients`).
-
-Grouping (SPEC "No floods for the committee"): escalations, "no focal point" warnings and "unreachable
-person" notices are gathered per recipient per planning tick into one message (at most 30 items listed, then
-"… and N more"); a unit head gets one message per tick for their unit. Focal points keep one reminder per
-commitment, with its buttons.
+The only place outbox `kind` strings are written; docs/ARCHITECTURE.md, "One notification model".
 """
 
 from __future__ import annotations

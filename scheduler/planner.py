@@ -1,71 +1,7 @@
 """The reminder planner: due reminders → outbox rows (SPEC "Reminders and escalation", "Scale").
 
-`plan_tick` runs at start and then every PLAN_INTERVAL_SECONDS. It never sends anything: it queues rendered
-messages in the outbox (INSERT … ON CONFLICT (key) DO NOTHING, as storage.outbox.enqueue does), each with a
-unique key, so running it twice, after a restart or on two instances at once never queues a delivery twice.
-The sender delivers the outbox.
-
-Keys (scheduler/notices.py declares every kind)
-----
-- reminder: `reminder:{commitment id}:{occurrence}:{offset}:{person id}` (policy.delivery_key; the sender reads
-  the occurrence back with policy.key_occurrence) — the policy's slot key (occurrence = due date ISO, offset =
-  days before, −n overdue) plus the recipient.
-- escalation, grouped: `escalation:{content id}:{person id}` to a secretary or admin,
-  `escalation:{unit id}:{content id}:{person id}` to a head; the content id names the (commitment, due date)
-  pairs listed (notices.content_id).
-- "unit has no focal point": `nofocal:{unit id}:{n}:{person id}` — the first unit of the notice and the how
-  many-th time that unit is reported (units.no_focal_notices).
-- "unreachable person": `unreachable:{content id}:{person id}` (scheduler/unreachable.py).
-
-What a tick does
-----------------
-Only commitments whose `next_slot_at` (the instant of their next slot, see storage.planning) has passed or is
-NULL (new or changed: `replan`) are read, in batches, each batch in its own transaction. For each:
-
-- a done or cancelled commitment gets nothing (its next_slot_at becomes NEVER);
-- focal points: `latest_due` — the latest slot whose time has passed, never a before-deadline one after the
-  deadline — goes to every reachable focal point of the unit whose key is new. That is at most one catch-up
-  per commitment and person per tick, however long the bot was down; and a person linked later (or reachable
-  again) gets, at the next tick, the latest passed reminder of each open commitment of their units, because
-  linking calls `replan` for the unit. Unreachable people are skipped, not queued;
-- escalation: once per occurrence (commitments.escalated_for), when ESCALATE_AFTER_DAYS overdue have passed,
-  gathered for the whole tick (SPEC "No floods for the committee"): ONE message to each reachable secretary
-  and admin listing every commitment escalated by the tick (at most 30 listed, most overdue first, then
-  "… and N more — /overdue"), and ONE message per unit to each of its reachable heads listing that unit's (a
-  head who is a secretary too gets the committee's only). A message about a single commitment is the detailed
-  alert with its buttons. The batch holds the commitment (next_slot_at = now + 1 µs: not claimed again by this
-  tick, claimed by the next one); at the end of the tick one transaction claims the held commitments that
-  nothing changed meanwhile (escalated_for, a conditional UPDATE … RETURNING), queues the messages and stores
-  their real next slot. A crash in between only delays the escalation to the next tick; a restart or a second
-  instance finds nothing to claim, so nothing goes twice. Once means once: people linked after it went out do
-  not get it. When nobody at all could receive it, it is not held and is tried again at the commitment's next
-  slot;
-- a unit whose due reminder finds no reachable focal point: the secretaries are told once, in one message
-  per tick listing every such unit (30,000 units without focal points make one message, not 30,000). The
-  unit is told about again only after the planner has seen it with a reachable focal point and lost it.
-  (Collected in memory during the tick and written at its end: a crash in between delays the notice to the
-  unit's next slot.)
-- people marked unreachable since the previous tick (storage.members.mark_unreachable): one notice per
-  reachable secretary and admin listing them (scheduler/unreachable.py);
-- then `next_change_after` is stored as the commitment's next_slot_at.
-- a commitment the policy cannot plan (its date arithmetic raises: a due date near year 9999 that slipped in
-  before dates were limited to 2000–2100, or a bug) is logged, counted in `PlanResult.failed` and set aside
-  (next_slot_at = NEVER) until it changes or the settings do; the rest of the batch and the tick go on.
-
-Catch-up of a fresh commitment (a choice)
------------------------------------------
-No `not_before` is used: a commitment imported 10 days before its deadline gets, at the next tick, its latest
-passed slot (the 14-days-before one) at once — SPEC's "the latest reminder whose time has passed and which was
-not yet delivered" — rather than nothing until the 7-days-before one. The focal points learn about new work on
-the day it is registered. The text says how near the deadline is on the day it is sent ("10 days left"), not
-on the slot's nominal date (texts/notices.py). The same holds after an approved extension: the new due
-date is a new occurrence, and its latest passed slot is sent once, with the true number of days left.
-
-Settings and calendar changes need no call: the planner keeps a fingerprint of the policy and the calendar
-in planner_state and, when it changes, replans every open commitment.
-
-Callers of `replan` (storage.planning) are the services that change state (storage.status, members, invites,
-register_import): status and due-date changes, new links, reachable again. Handlers never call it.
+`plan_tick` queues, never sends; keys make it safe to run twice. What a tick does, its keys and its choices:
+docs/ARCHITECTURE.md, "The path of one reminder" and "The planner's tick".
 """
 
 from __future__ import annotations

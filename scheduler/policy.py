@@ -1,43 +1,7 @@
 """The reminder policy: which reminders a commitment gets, and when (SPEC "Reminders and escalation").
 
-Pure: no database, no clock. Every function takes the instant `now` (timezone-aware) as a parameter.
-
-Slots
------
-A `Slot` is one planned reminder of one commitment. Its delivery key is `(commitment_id, occurrence, offset)`
-(plus the recipient, added by the planner); it is unique among a commitment's slots and stable: the same slot
-gets the same key whatever window or `now` it is computed with.
-
-- `occurrence` is the due date as an ISO string ("2026-12-11"). A recurring commitment's next occurrence is a
-  new row with its own id anyway; keying on the due date also means that an approved extension (a new due
-  date) starts a new occurrence, so the new deadline gets its own reminders.
-- `offset` (days relative to the deadline, see `Slot`):
-    * k >= 0: a reminder k days before the deadline, nominally on the local date due − k (0 = due today);
-    * −n (n >= 1): an overdue reminder, n days overdue on its nominal date: due + 1 → −1, due + 1 + N → −(1 + N),
-      due + 1 + 2N → −(1 + 2N) … (N = OVERDUE_EVERY_DAYS), indefinitely;
-    * `ESCALATION_OFFSET` (−1 000 000, beyond any real overdue offset): the one escalation, at
-      due + ESCALATE_AFTER_DAYS.
-- Every slot is at `REMINDER_TIME` local time on its `local_date`. With WORKING_DAYS_ONLY a before/due slot
-  falling on a non-working day moves to the working day before, an overdue or escalation slot to the working
-  day after; then slots of the same audience on the same local date collapse into one, the one closest to the
-  deadline: the smallest offset among before-slots, the first overdue offset (smallest n) among overdue ones.
-- A deadline is the END of its local due date (`deadline_at`): before/due slots always fall before it.
-
-For the planner
----------------
-`latest_due(c, …, now, audience)` is the one catch-up a planning tick may enqueue for a recipient: the latest
-slot of that audience whose time has passed — never a before/due slot once the deadline has passed (between
-the deadline and the first overdue slot there is nothing). It is arithmetic (O(1) for a commitment 15 years
-overdue), but still about 10 µs in Python: 3 s for 300,000 commitments, too slow for every minute.
-So the planner should index commitments by `next_change_after(c, …, now)` — the instant of the commitment's
-next slot, of any audience — and on each tick look only at the commitments whose next change is <= now:
-call `latest_due` for them (and for the commitments of a person who was just linked, for the per-person
-catch-up), enqueue, and store the new `next_change_after`. A change to a commitment (status, due date) or to
-the settings or calendar invalidates its stored value. `slots_between` lists every slot in a window, for
-`qmsbot schedule --days N` and for the tests.
-
-`not_before` (optional, everywhere) hides the slots whose time is before the given instant, e.g. a
-commitment's creation or the approval of an extension, when the planner decides not to send those.
+Pure: no database, no clock; every function takes `now`. Slots, offsets and keys: docs/ARCHITECTURE.md,
+"The reminder policy".
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
 """People who cannot be reached (403, blocked the bot): the secretaries are told at the next planning tick.
 
-Marking is a state change (storage.members.mark_unreachable, called by the sender on a 403 and by
-handlers/membership.py when a user blocks the bot): their pending messages are blocked, they are marked
-unreachable and the event is left pending. `notify_unreachable`, run by every planning tick, gathers every
-person who became unreachable since the previous tick into ONE message per reachable secretary and admin
-(SPEC "No floods for the committee"): at most 30 listed, then "… and N more — /units". Keys
-`unreachable:{content id}:{secretary}` (the content id names the (person, event) pairs listed), queued in the
-transaction that marks them told: a restart does not repeat them. People who are reachable again by then are
-not listed.
+`notify_unreachable` gathers them into one message per reachable secretary and admin, keyed
+`unreachable:{content id}:{secretary}` and queued in the transaction that marks them told.
 """
 
 from __future__ import annotations

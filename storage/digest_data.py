@@ -1,20 +1,7 @@
 """The weekly digest's numbers (SPEC "Weekly digest"): aggregate queries, no rendering, no policy.
 
-Counts per unit come from one `GROUP BY unit_id, status` over the commitments (a national register of 300,000
-commitments is never loaded as ORM objects); the lists (overdue items, pending extensions, unreachable people,
-failed deliveries) are read capped, with their full count beside them.
-
-Definitions, as of `now` (aware) in `tz`; `today` is the local date:
-
-- open: status open or in progress; overdue: open and due before today (a deadline is the end of its day);
-- due soon: open and due from today to today + 7 (the committee digest); a unit's own list takes the open ones
-  due up to today + 14, overdue included;
-- done last week: status done with `done_at` in the 7 days up to `now`;
-- on time: done on or before the due date, the day of `done_at` taken in local time (as texts.render.status_label
-  says "done late"). The rate is among those done; a done row without `done_at` is left out of it.
-  PostgreSQL converts with the zone itself; SQLite with the zone's UTC offset at `now` (exact for zones without
-  daylight saving such as Asia/Ho_Chi_Minh; elsewhere a task done within an hour of midnight on a day the offset
-  differs could be counted on the wrong side).
+Counts per unit from one GROUP BY; lists read capped with their full count. Definitions: docs/ARCHITECTURE.md,
+"Digests".
 """
 
 from __future__ import annotations

@@ -1,19 +1,7 @@
 """The database side of the reminder planner (scheduler/planner.py): bulk queries, no policy.
 
-`commitments.next_slot_at` is the planner's index: the instant it must look at a commitment again (its next
-reminder slot). NULL means "needs planning"; a done or cancelled commitment gets `NEVER` once the planner has
-seen it closed. A planning tick only reads the rows whose `next_slot_at` is NULL or has passed.
-
-Every change that affects reminders calls `replan` in the same transaction — the services of storage.status,
-storage.members, storage.invites and storage.register_import do; handlers never call it:
-
-- a commitment's status (done, cancelled, reopened, in progress), due date (extension approved, re-import),
-  kind or unit: `replan(session, commitment_ids=[...])`;
-- a person linked to a unit (storage.invites.redeem_invite does it): `replan(session, unit_ids=[...])`;
-- a person reachable again after a 403 (they wrote to the bot): `replan(session, person_ids=[...])`.
-
-The reminder settings and the calendar need no call: the planner keeps their fingerprint and replans
-everything itself when they change.
+`commitments.next_slot_at` is the planner's index (NULL: needs planning); `replan` marks commitments for the
+next tick and is called by the services that change state, in their transaction (never by handlers).
 """
 
 from __future__ import annotations

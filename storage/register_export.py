@@ -1,10 +1,6 @@
 """Exporting the register (SPEC "Register files", `qmsbot export FILE.xlsx`, `/export`).
 
-One .xlsx workbook with the sheets `units` and `commitments` in the import layout — so the workbook imports
-back and changes nothing — followed on the commitments sheet by status, progress, last update, done at and
-the commitment's number, and a `history` sheet with the event log. Written with openpyxl's write-only mode
-in batches (rows streamed from the database, appended in a worker thread), so a national register does not
-have to fit in memory twice nor block the event loop.
+One .xlsx in the import layout (it imports back unchanged) plus statuses and a `history` sheet, streamed.
 """
 
 from __future__ import annotations

@@ -1,17 +1,7 @@
 """Reading register files (SPEC "Register files"): CSV files or an .xlsx workbook, recognised by their header.
 
-A units table has the columns `code,name[,parent_code]`; a commitments table
-`unit_code,title,kind,due[,ref,legal_basis,source,recurrence]`. Header names are trimmed and compared
-regardless of case; other columns are ignored (so an exported workbook re-imports). CSV files are UTF-8
-with or without a BOM, comma- or semicolon-separated (detected from the header line). In a workbook the
-sheets named `units` and `commitments` are read (any other sheet, such as `history`, is ignored; a workbook
-with neither name has every sheet tried).
-
-Nothing here touches the database: `read_register_files` checks every row on its own (with pydantic) and
-across the files (duplicate codes and refs); `check_references` then checks unit codes and parents against
-the units in the files and those already in the register. Each problem names the file (and sheet), the line
-(the header is line 1; in a workbook the row number), the column and a reason: an English msgid marked
-with `N_` plus its parameters, translated when the report is rendered.
+No database: rows are checked on their own and across files; each problem names file, line, column and reason.
+Formats: docs/ARCHITECTURE.md, "Register files".
 """
 
 from __future__ import annotations

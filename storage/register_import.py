@@ -1,15 +1,7 @@
 """Importing register files (SPEC "Register files"): all or nothing, idempotent, with a report.
 
-Every row of every file is checked first (`storage.register_files`); if anything is wrong nothing is written
-and the report lists each problem. Otherwise one transaction upserts the units (by code, regardless of case)
-and the commitments (by `ref`, or by unit + title + due when the file gives no ref) and writes one event per
-created row and per changed field. Importing the same files again changes nothing and writes no event.
-Status, progress and history of existing commitments are never touched. Every commitment created or changed
-is replanned (next_slot_at = NULL, as storage.planning.replan does) in the same transaction as its write.
-
-The write path loads the existing rows by key in a few queries (chunks of `CHUNK` keys) and writes with
-bulk INSERT … RETURNING / executemany UPDATE, so a national register (tens of thousands of units, hundreds
-of thousands of commitments) imports in one pass.
+One transaction upserts units and commitments in bulk, writes an event per real change and replans what it
+touched; see docs/ARCHITECTURE.md, "Register files".
 """
 
 from __future__ import annotations

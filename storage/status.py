@@ -1,12 +1,7 @@
 """The service layer of commitment changes: done, progress, notes, reopen, evidence, extensions, new ones.
 
-Every change of a commitment goes through one of these functions, and nothing else (handlers call them once
-and never replan). Each is one unit of work inside the caller's transaction (session explicit, keyword-only
-arguments): it checks the state, changes it with a conditional UPDATE on the row's version (so two presses
-at once leave one consistent state and one event per real change), writes the event and marks the
-commitment for planning (`storage.planning.replan`) in that same transaction, so a change that rolls back
-leaves neither. Authorisation is the caller's (handlers); these functions enforce only what the state allows.
-Register imports (storage.register_import) are the other writer of commitments and replan the same way.
+Each function is one unit of work in the caller's transaction: conditional UPDATE on the row's version, the
+event, `replan`. Authorisation is the caller's (docs/ARCHITECTURE.md, "Changing state").
 """
 
 from __future__ import annotations

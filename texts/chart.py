@@ -1,13 +1,6 @@
 """The weekly digest's chart: status of the commitments per unit, as a PNG (matplotlib, Agg, no pyplot).
 
-One horizontal stacked bar per unit — overdue / due within 7 days / other open / done last week — the units with
-most overdue (then most open) first. At most `MAX_BARS` bars: with more units, the top `MAX_BARS - 1` are drawn
-and the rest summed into one "others (N units)" bar, drawn below on its own scale (the sum of 30,000 units would
-otherwise flatten every other bar). So the picture reads the same at 30 units and at 30,000. Text in DejaVu Sans,
-which ships with matplotlib and has every Vietnamese diacritic.
-
-`render_chart` is CPU work (≈ 0.2 s): async callers run it in a thread (`asyncio.to_thread`); it touches no
-global matplotlib state, so that is safe.
+At most `MAX_BARS` bars (the rest summed into "others"); CPU work, so async callers use a thread.
 """
 
 from __future__ import annotations

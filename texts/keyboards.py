@@ -1,9 +1,6 @@
 """Inline keyboards as Bot API JSON (plain dicts), so the planner can queue them without Telegram objects.
 
-callback_data carries no authority, only what was pressed: `c:<id>:<action>:<version>` for a commitment
-(version makes a button made before a change stale), `x:<request id>:<ok|no>` for an extension decision and
-`f:<evidence id>` to get an evidence file back, `b:<broadcast id>:<send|cancel>` for a broadcast preview.
-Every press is authorised again on the server. All data stays far below Telegram's 64 bytes.
+callback_data carries only what was pressed, never authority (formats: docs/ARCHITECTURE.md, "Handlers").
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """Texts of the planner's notifications: reminders, escalations, "unit has no focal point", schedule lines.
 
-Part of the one rendering place (see texts.render): every user-supplied string goes through `esc`, dates are
-DD/MM/YYYY with the weekday, in the recipient's language. Telegram HTML, except `schedule_line` (plain text
-for the command line).
-
-How near the deadline is, is said as of `day`: the local date the message goes out. For a reminder sent on
-time that is the slot's own date; for a catch-up (the bot was down, a person was linked later) it is the day
-of the catch-up, so a reminder planned "14 days before" that is sent 10 days before says "10 days left".
+Days left are said as of the day the message goes out, so a late catch-up tells the truth.
 """
 
 from __future__ import annotations

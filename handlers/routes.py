@@ -1,0 +1,84 @@
+"""The one list of chat commands: name, audience, description, usage and callback (bot.app registers it)."""
+
+from __future__ import annotations
+
+from core.i18n import N_
+from handlers import add, broadcast, digest, invites, overdue, register_files, start, status, tasks, units
+from handlers.commands import Audience, CommandSpec
+
+# In the order of /help and of the command menu. /help reads it through the context (BotData.commands), as
+# this module imports every handler, /help's among them.
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "start",
+        Audience.EVERYONE,
+        N_("Welcome; with an invite code, link to your unit"),
+        N_("/start [invite code]"),
+        start.start,
+    ),
+    CommandSpec("help", Audience.EVERYONE, N_("The commands you can use"), N_("/help"), start.help_command),
+    CommandSpec("lang", Audience.EVERYONE, N_("Language: vi or en"), N_("/lang vi|en"), start.lang),
+    CommandSpec("tasks", Audience.MEMBER, N_("Open commitments, overdue first"), N_("/tasks [unit code]"), tasks.tasks),
+    CommandSpec("task", Audience.MEMBER, N_("Details and history of one commitment"), N_("/task <number>"), tasks.task),
+    CommandSpec(
+        "done",
+        Audience.MEMBER,
+        N_("Mark a commitment done (a file with this caption is kept as evidence)"),
+        N_("/done <number> [note]"),
+        status.done,
+    ),
+    CommandSpec(
+        "progress",
+        Audience.MEMBER,
+        N_("Report progress in percent"),
+        N_("/progress <number> <0-100> [note]"),
+        status.progress,
+    ),
+    CommandSpec("note", Audience.MEMBER, N_("Add a note to a commitment"), N_("/note <number> <text>"), status.note),
+    CommandSpec(
+        "extend",
+        Audience.MEMBER,
+        N_("Ask for more time (internal deadlines only)"),
+        N_("/extend <number> <new date DD/MM/YYYY> <reason>"),
+        status.extend,
+    ),
+    CommandSpec(
+        "units", Audience.COMMITTEE, N_("Units, focal points, open and overdue counts"), N_("/units"), units.units
+    ),
+    CommandSpec(
+        "invite",
+        Audience.COMMITTEE,
+        N_("One-time invite link for a unit or a secretary"),
+        N_("/invite <unit code> [focal|head] or /invite secretary"),
+        invites.invite,
+    ),
+    CommandSpec(
+        "add",
+        Audience.COMMITTEE,
+        N_("Add a commitment (without arguments: step by step)"),
+        N_("/add <unit code> <due date> <legal|internal> <title>"),
+        add.entry,
+        dialogue=add.conversation,
+    ),
+    CommandSpec(
+        "reopen", Audience.COMMITTEE, N_("Undo a done"), N_("/reopen <number> [reason]"), status.reopen_command
+    ),
+    CommandSpec(
+        "overdue", Audience.COMMITTEE, N_("Every overdue commitment, by unit"), N_("/overdue"), overdue.overdue
+    ),
+    CommandSpec(
+        "broadcast",
+        Audience.COMMITTEE,
+        N_("Message every focal point and head (of all or some units)"),
+        N_("/broadcast [@UNIT1,UNIT2] <text> (or as a reply to a document)"),
+        broadcast.broadcast,
+    ),
+    CommandSpec("digest", Audience.COMMITTEE, N_("The weekly digest, now"), N_("/digest"), digest.digest),
+    CommandSpec(
+        "export",
+        Audience.COMMITTEE,
+        N_("The register with statuses and history as .xlsx"),
+        N_("/export"),
+        register_files.export,
+    ),
+)
