@@ -90,7 +90,8 @@ def register_handlers(application: BotApplication) -> None:
     # Each listed command (handlers.routes); /add's dialogue, while it runs, takes the secretary's plain text and
     # buttons: it comes before the handlers of plain text and buttons below.
     for spec in COMMANDS:
-        application.add_handler(spec.handler())
+        for handler in spec.handlers():
+            application.add_handler(handler)
     application.add_handler(CommandHandler("cancel", add.nothing_to_cancel))
     application.add_handler(MessageHandler((f.Document.ALL | f.PHOTO) & f.ChatType.PRIVATE, status.evidence_message))
     application.add_handler(CallbackQueryHandler(buttons.on_button))

@@ -87,6 +87,7 @@ async def _open_database(settings: Settings) -> Database:
 
 async def _import(settings: Settings, files: Sequence[Path]) -> int:
     from core.i18n import t_text
+    from scheduler.announce import announce_new
     from storage.register_import import import_files, render_report
 
     missing = [str(path) for path in files if not path.is_file()]
@@ -94,7 +95,17 @@ async def _import(settings: Settings, files: Sequence[Path]) -> int:
         raise Fatal(t_text(settings.default_language, "No such file: {files}", files=", ".join(missing)))
     db = await _open_database(settings)
     try:
-        report = await import_files(db, files, now=datetime.now(settings.tz), actor_label="qmsbot import")
+        now = datetime.now(settings.tz)
+        report = await import_files(
+            db,
+            files,
+            now=now,
+            actor_label="qmsbot import",
+            # the units are told of their new commitments when the bot next sends
+            on_created=lambda session, ids: announce_new(
+                session, ids, now=now, today=now.date(), default_language=settings.default_language
+            ),
+        )
     finally:
         await db.dispose()
     print(render_report(report, settings.default_language))

@@ -20,7 +20,9 @@ from telegram.ext import (
 from core.i18n import t_text
 from handlers.base import Request, UsageError, UserError, answer_user_error, build_request, command, refusal
 from handlers.context import Context
+from handlers.notify import wake_sender
 from handlers.status import parse_new_date
+from scheduler.announce import announce_new
 from storage.models import Kind
 from storage.register import find_unit
 from storage.status import add_commitment
@@ -55,8 +57,17 @@ async def _create(req: Request, *, unit_code: str, title: str, kind: Kind, due: 
             actor_id=req.actor.person_id,
             now=services.now(),
         )
+        if change.commitment is not None:
+            await announce_new(
+                session,
+                [change.commitment.id],
+                now=services.now(),
+                today=services.today(),
+                default_language=services.settings.default_language,
+            )
     if change.commitment is None or change.unit is None:
         raise UserError("There is no unit with the code {code}.", code=esc(unit_code))
+    wake_sender(req.context)
     await req.reply(
         req.tr(
             "Added #{id} for {unit}: {title}, due {due} ({kind}).",

@@ -17,7 +17,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from core.i18n import normalise_language, t
-from handlers.commands import Audience, CommandSpec, allowed
+from handlers.commands import Audience, CommandSpec, allowed, audience_of
 from handlers.context import Context
 from handlers.services import Services
 from storage.members import Actor, resolve_actor, touch_person
@@ -144,7 +144,7 @@ def refusal(req: Request, spec: CommandSpec) -> str:
 async def answer_user_error(req: Request, error: UserError) -> None:
     lines = [req.tr(error.msgid, **error.params)] if error.msgid else []
     if isinstance(error, UsageError):
-        lines.append(req.tr("Usage: {usage}", usage=req.tr(error.spec.usage)))
+        lines.append(req.tr("Usage: {usage}", usage=req.tr(error.spec.usage_for(audience_of(req.actor)))))
     await req.reply("\n".join(lines))
 
 

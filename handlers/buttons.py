@@ -6,21 +6,20 @@ A press is always answered, and the pressed message is edited to show the new st
 
 from __future__ import annotations
 
-from datetime import date
-
 from telegram import CallbackQuery, Message, Update
 
-from core.i18n import t
-from handlers.base import Request, answer, build_request, edit_pressed, refusal
+from handlers.base import Request, UserError, answer, build_request, edit_pressed, refusal
 from handlers.broadcast import broadcast_press
 from handlers.context import Context
-from handlers.notify import wake_sender
+from handlers.corrections import ask_reason, decide, remind_later
+from handlers.notify import closed_request_notice, wake_sender
 from handlers.status import OUTCOME_TEXTS
+from storage.corrections import undo_done
 from storage.events import history
-from storage.models import Commitment, Evidence, ExtensionRequest, ExtensionStatus, Kind, Person, Unit
-from storage.outbox import Outgoing
+from storage.models import Commitment, Evidence, ExtensionRequest, ExtensionStatus, Kind, Unit
 from storage.register import get_commitment
-from storage.status import Change, Outcome, decide_extension, evidence_of, mark_done, set_progress
+from storage.status import Change, Outcome, evidence_of, mark_done, set_progress
+from texts import corrections as correction_texts
 from texts.keyboards import (
     BroadcastPress,
     CommitmentPress,
@@ -28,8 +27,9 @@ from texts.keyboards import (
     EvidencePress,
     commitment_keyboard,
     parse_callback,
+    undo_keyboard,
 )
-from texts.render import commitment_card, esc, fmt_date, legal_deadline_refusal, shorten, with_outcome
+from texts.render import commitment_card, esc, legal_deadline_refusal, shorten, status_label, with_outcome
 
 
 async def show_state(req: Request, query: CallbackQuery, commitment: Commitment, unit: Unit) -> None:
@@ -65,6 +65,13 @@ async def on_button(update: Update, context: Context) -> None:
 
 async def commitment_press(req: Request, query: CallbackQuery, press: CommitmentPress) -> None:
     services = req.services
+    if press.action == "snz":
+        await answer(query)
+        await remind_later(req, press.commitment_id, services.settings.snooze_days)
+        return
+    if press.action == "undo":
+        await undo_press(req, query, press)
+        return
     async with services.db.session() as session:
         found = await get_commitment(session, commitment_id=press.commitment_id)
         if found is None or not req.actor.can_see_unit(found[1].id):
@@ -76,7 +83,7 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
         if press.action == "info":
             events = await history(session, commitment_id=commitment.id)
             evidence = await evidence_of(session, commitment_id=commitment.id)
-        elif press.action == "ext":
+        elif press.action in ("ext", "keep"):
             pass
         elif press.action == "done":
             change = await mark_done(
@@ -86,6 +93,7 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
                 now=services.now(),
                 tz=services.settings.tz,
                 expected_version=press.version,
+                closed_notice=closed_request_notice(services.settings.default_language),
             )
         else:
             assert press.percent is not None
@@ -103,6 +111,10 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
 
         await send_task_view(req, commitment, unit, events, evidence)
         return
+    if press.action == "keep":
+        await answer(query, req.tr("The file is kept as evidence."))
+        await show_state(req, query, commitment, unit)
+        return
     if press.action == "ext":
         await answer(query)
         if commitment.kind == Kind.LEGAL:
@@ -113,6 +125,42 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
             )
         return
     await answer(query, press_answer(req, change, commitment))
+    if change.changed and press.action == "done":
+        wake_sender(req.context)
+        text = commitment_card(req.lang, commitment, unit, services.today(), services.settings.tz)
+        await edit_pressed(query, text, undo_keyboard(req.lang, commitment))
+        return
+    await show_state(req, query, commitment, unit)
+
+
+async def undo_press(req: Request, query: CallbackQuery, press: CommitmentPress) -> None:
+    """Undo a done (the same person, or a secretary, within UNDO_MINUTES); the message shows the result."""
+    services = req.services
+    async with services.db.session() as session:
+        found = await get_commitment(session, commitment_id=press.commitment_id)
+        if found is None or not req.actor.can_see_unit(found[1].id):
+            await answer(
+                query, req.tr("There is no commitment #{id} among your units.", id=press.commitment_id), alert=True
+            )
+            return
+        commitment, unit = found
+        result = await undo_done(
+            session,
+            commitment=commitment,
+            actor_id=req.actor.person_id,
+            may_undo_others=req.actor.is_committee,
+            now=services.now(),
+            minutes=services.settings.undo_minutes,
+            expected_version=press.version,
+        )
+    if result.outcome is Outcome.CHANGED:
+        label = status_label(req.lang, commitment, services.settings.tz)
+        await answer(query, correction_texts.undone(req.lang, commitment.id, label))
+    elif result.outcome is Outcome.NOT_DONE:
+        await answer(query, req.tr(OUTCOME_TEXTS[Outcome.NOT_DONE], id=commitment.id), alert=True)
+    else:
+        too_late = result.outcome is Outcome.STALE
+        await answer(query, correction_texts.undo_refused(req.lang, commitment.id, too_late=too_late), alert=True)
     await show_state(req, query, commitment, unit)
 
 
@@ -125,88 +173,29 @@ def press_answer(req: Request, change: Change, commitment: Commitment) -> str:
 
 
 async def decision_press(req: Request, query: CallbackQuery, press: DecisionPress) -> None:
+    """Approve decides at once; Reject asks the secretary for the reason first (a reply, or /reject)."""
     if not req.actor.is_committee:
-        await answer(query, refusal(req, req.command("reopen")), alert=True)
+        await answer(query, refusal(req, req.command("approve")), alert=True)
         return
-    services = req.services
-    async with services.db.session() as session:
-        change = await decide_extension(
-            session,
-            request_id=press.request_id,
-            approve=press.approve,
-            actor_id=req.actor.person_id,
-            now=services.now(),
-            notice=lambda request, commitment, requester: decision_notice(
-                requester.language or services.settings.default_language, request, commitment, requester
-            ),
-        )
-    if change.outcome is Outcome.NOT_FOUND or change.request is None or change.commitment is None:
+    async with req.services.db.session() as session:
+        request = await session.get(ExtensionRequest, press.request_id)
+    if request is None:
         await answer(query, req.tr("This request no longer exists."), alert=True)
         return
-    request, commitment, unit, decider = change.request, change.commitment, change.unit, change.decider
-    assert unit is not None
-    approved = request.status.value == "approved"
-    who = esc(decider.full_name) if decider else "?"
-    verdict = (
-        req.tr("Approved by {who}: new deadline {date}.", who=who, date=fmt_date(request.new_due))
-        if approved
-        else req.tr("Rejected by {who}.", who=who)
-    )
-    if change.outcome is Outcome.CLOSED:
-        verdict = req.tr(
-            "#{id} is no longer open; the request is closed without moving the deadline.", id=commitment.id
-        )
-        await answer(query, verdict, alert=True)
-    elif change.changed:
-        await answer(query, req.tr("Decision recorded; the requester is told."))
-        wake_sender(req.context)
-    else:
-        await answer(query, req.tr("Already decided. {verdict}", verdict=verdict), alert=True)
-    original = query.message.text_html if isinstance(query.message, Message) and query.message.text else ""
-    await edit_pressed(query, with_outcome(original, verdict))
-
-
-def decision_notice(lang: str, request: ExtensionRequest, commitment: Commitment, requester: Person) -> Outgoing:
-    """The decision, to the person who asked, with the buttons of the commitment as it now stands."""
-    return Outgoing(
-        key=f"extension-decision:{request.id}",
-        kind="decision",
-        chat_id=requester.telegram_id,
-        person_id=requester.id,
-        commitment_id=commitment.id,
-        text=decision_text(
-            lang, request.status == ExtensionStatus.APPROVED, commitment, request.new_due, request.old_due
-        ),
-        reply_markup=commitment_keyboard(lang, commitment),
-    )
-
-
-def decision_text(lang: str, approved: bool, commitment: Commitment, new_due: date, old_due: date) -> str:
-    title = f"<b>#{commitment.id} · {esc(shorten(commitment.title, 200))}</b>"
-    if approved:
-        return (
-            "✅ "
-            + t(
-                lang,
-                "Your request was approved: the deadline of #{id} moves from {old} to {new}.",
-                id=commitment.id,
-                old=fmt_date(old_due),
-                new=fmt_date(new_due),
-            )
-            + "\n"
-            + title
-        )
-    return (
-        "❌ "
-        + t(
-            lang,
-            "Your request to extend #{id} was rejected; the deadline stays {old}.",
-            id=commitment.id,
-            old=fmt_date(old_due),
-        )
-        + "\n"
-        + title
-    )
+    if not press.approve and request.status == ExtensionStatus.PENDING:
+        await answer(query)
+        await ask_reason(req, request.commitment_id)
+        return
+    try:
+        decided = await decide(req, press.request_id, approve=press.approve)
+    except UserError as error:
+        await answer(query, req.tr(error.msgid, **error.params), alert=True)
+        return
+    await answer(query, decided.answer, alert=not decided.now)
+    await decided.show(req)
+    if not decided.now:  # an older copy, still with its buttons: show what became of the request
+        original = query.message.text_html if isinstance(query.message, Message) and query.message.text else ""
+        await edit_pressed(query, with_outcome(original, decided.verdict))
 
 
 async def evidence_press(req: Request, query: CallbackQuery, press: EvidencePress) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.ext import BaseHandler, CallbackContext, CommandHandler
+from telegram.ext import BaseHandler, CallbackContext, CommandHandler, MessageHandler, filters
 
 from core.i18n import t_text
 from storage.members import Actor
@@ -38,11 +38,26 @@ class CommandSpec:
     usage: str  # msgid: the correct form, shown when the command is malformed
     callback: Callback
     dialogue: Dialogue | None = None
+    link: str | None = None  # a regex of the command's tappable form (`/task_123`), routed to the same callback
+    # Where an audience may run the command in another form than `usage` (e.g. /invite secretary: only an admin
+    # may leave out the unit), that form for it and the audiences above it.
+    usage_from: tuple[tuple[Audience, str], ...] = ()
 
-    def handler(self) -> BaseHandler[Update, Any, Any]:
-        """What bot.app registers: the command, or the dialogue it starts."""
+    def usage_for(self, audience: Audience) -> str:
+        """The form `audience` may run the command in (msgid): /help and the usage answers show it."""
+        usage = self.usage
+        for since, form in self.usage_from:
+            if audience >= since:
+                usage = form
+        return usage
+
+    def handlers(self) -> list[BaseHandler[Update, Any, Any]]:
+        """What bot.app registers: the command (or the dialogue it starts), and its tappable form."""
         command: CommandHandler[Any, Any] = CommandHandler(self.name, self.callback)
-        return self.dialogue(command) if self.dialogue is not None else command
+        found: list[BaseHandler[Update, Any, Any]] = [self.dialogue(command) if self.dialogue is not None else command]
+        if self.link is not None:
+            found.append(MessageHandler(filters.Regex(self.link), self.callback))
+        return found
 
 
 def audience_of(actor: Actor) -> Audience:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from telegram import Update
 
-from handlers.base import build_request, refusal
+from handlers.base import UserError, answer_user_error, build_request, refusal
 from handlers.context import Context
+from handlers.corrections import prompted_rejection, reason_reply
 from texts.render import esc
 
 
@@ -30,5 +31,12 @@ async def plain_text(update: Update, context: Context) -> None:
     req = await build_request(update, context)
     if not req.actor.is_member:
         await req.reply(refusal(req, req.command("tasks")))
+        return
+    rejected = prompted_rejection(req)
+    if rejected is not None and req.actor.is_committee:
+        try:
+            await reason_reply(req, rejected)
+        except UserError as error:
+            await answer_user_error(req, error)
         return
     await req.reply(req.tr("Send /help to see the commands you can use."))

@@ -8,9 +8,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from handlers.context import Context
-from scheduler.notices import committee_recipients
-from storage.models import Person
+from scheduler.notices import EXTENSION_CLOSED, EXTENSION_DECISION, committee_recipients
+from storage.models import Commitment, ExtensionRequest, ExtensionStatus, Person
 from storage.outbox import Outgoing
+from storage.status import ClosedNotice, RequesterNotice
+from texts.extensions import closed_text, decision_text
+from texts.keyboards import commitment_keyboard
 
 
 def outgoing_to_committee(
@@ -45,3 +48,39 @@ def outgoing_to_committee(
 def wake_sender(context: Context) -> None:
     """Messages were queued: let the sender go now rather than at its next poll."""
     context.bot_data.services.wake()
+
+
+def closed_request_notice(default_language: str) -> ClosedNotice:
+    """The notice to whoever asked to extend a commitment that was then done, cancelled or edited."""
+
+    def build(request: ExtensionRequest, commitment: Commitment, requester: Person, why: str) -> Outgoing:
+        lang = requester.language or default_language
+        return Outgoing(
+            key=EXTENSION_CLOSED.key(request.id),
+            kind=EXTENSION_CLOSED.kind,
+            chat_id=requester.telegram_id,
+            person_id=requester.id,
+            commitment_id=commitment.id,
+            text=closed_text(lang, commitment, request.new_due, why),
+        )
+
+    return build
+
+
+def decision_notice(default_language: str) -> RequesterNotice:
+    """The decision, to the person who asked, with the buttons of the commitment as it now stands."""
+
+    def build(request: ExtensionRequest, commitment: Commitment, requester: Person, reason: str) -> Outgoing:
+        lang = requester.language or default_language
+        approved = request.status == ExtensionStatus.APPROVED
+        return Outgoing(
+            key=EXTENSION_DECISION.key(request.id),
+            kind=EXTENSION_DECISION.kind,
+            chat_id=requester.telegram_id,
+            person_id=requester.id,
+            commitment_id=commitment.id,
+            text=decision_text(lang, approved, commitment, request.old_due, reason),
+            reply_markup=commitment_keyboard(lang, commitment),
+        )
+
+    return build

@@ -8,6 +8,8 @@ from pathlib import PurePath
 from telegram import Document
 
 from handlers.base import Request, UserError, command, expect_args
+from handlers.notify import wake_sender
+from scheduler.announce import announce_new
 from storage.register_import import import_sources, render_report
 from texts.render import esc, fmt_datetime
 
@@ -52,7 +54,20 @@ async def import_document(req: Request, document: Document) -> None:
     content = bytes(await file.download_as_bytearray())
     name = document.file_name or "register"
     report = await import_sources(
-        services.db, [(name, content)], now=services.now(), actor_label="chat import", actor_id=req.actor.person_id
+        services.db,
+        [(name, content)],
+        now=services.now(),
+        actor_label="chat import",
+        actor_id=req.actor.person_id,
+        on_created=lambda session, ids: announce_new(
+            session,
+            ids,
+            now=services.now(),
+            today=services.today(),
+            default_language=services.settings.default_language,
+        ),
     )
+    if report.created_ids:
+        wake_sender(req.context)
     header = f"<b>{esc(name)}</b>"
     await req.reply(header + "\n" + render_report(report, req.lang, limit=REPORT_LIMIT, html=True))

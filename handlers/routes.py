@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.i18n import N_
-from handlers import add, broadcast, digest, invites, overdue, register_files, start, status, tasks, units
+from handlers import add, broadcast, corrections, digest, invites, overdue, register_files, start, status, tasks, units
 from handlers.commands import Audience, CommandSpec
 
 # In the order of /help and of the command menu. /help reads it through the context (BotData.commands), as
@@ -18,8 +18,28 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("help", Audience.EVERYONE, N_("The commands you can use"), N_("/help"), start.help_command),
     CommandSpec("lang", Audience.EVERYONE, N_("Language: vi or en"), N_("/lang vi|en"), start.lang),
-    CommandSpec("tasks", Audience.MEMBER, N_("Open commitments, overdue first"), N_("/tasks [unit code]"), tasks.tasks),
-    CommandSpec("task", Audience.MEMBER, N_("Details and history of one commitment"), N_("/task <number>"), tasks.task),
+    CommandSpec(
+        "tasks",
+        Audience.MEMBER,
+        N_("Open commitments, overdue first (all: with the done and cancelled ones)"),
+        N_("/tasks [unit code] [all]"),
+        tasks.tasks,
+    ),
+    CommandSpec(
+        "task",
+        Audience.MEMBER,
+        N_("Details and history of one commitment"),
+        N_("/task <number> (or tap /task_<number>)"),
+        tasks.task,
+        link=tasks.TASK_LINK.pattern,
+    ),
+    CommandSpec(
+        "find",
+        Audience.MEMBER,
+        N_("Find commitments by words (case and diacritics ignored)"),
+        N_("/find <words>"),
+        tasks.find,
+    ),
     CommandSpec(
         "done",
         Audience.MEMBER,
@@ -43,14 +63,22 @@ COMMANDS: tuple[CommandSpec, ...] = (
         status.extend,
     ),
     CommandSpec(
+        "snooze",
+        Audience.MEMBER,
+        N_("One more reminder later (default: the next working day)"),
+        N_("/snooze <number> [working days]"),
+        corrections.snooze_command,
+    ),
+    CommandSpec(
         "units", Audience.COMMITTEE, N_("Units, focal points, open and overdue counts"), N_("/units"), units.units
     ),
     CommandSpec(
         "invite",
         Audience.COMMITTEE,
         N_("One-time invite link for a unit or a secretary"),
-        N_("/invite <unit code> [focal|head] or /invite secretary"),
+        N_("/invite <unit code> [focal|head] or /invite secretary <unit code>"),
         invites.invite,
+        usage_from=((Audience.ADMIN, N_("/invite <unit code> [focal|head] or /invite secretary [unit code]")),),
     ),
     CommandSpec(
         "add",
@@ -61,7 +89,39 @@ COMMANDS: tuple[CommandSpec, ...] = (
         dialogue=add.conversation,
     ),
     CommandSpec(
-        "reopen", Audience.COMMITTEE, N_("Undo a done"), N_("/reopen <number> [reason]"), status.reopen_command
+        "edit",
+        Audience.COMMITTEE,
+        N_("Correct the register (a data-entry fix, in the history)"),
+        N_("/edit <number> <title|due|kind|basis|source|ref|recurrence> <value>"),
+        corrections.edit,
+    ),
+    CommandSpec(
+        "close",
+        Audience.COMMITTEE,
+        N_("Cancel a commitment: no more reminders"),
+        N_("/close <number> <reason>"),
+        corrections.close,
+    ),
+    CommandSpec(
+        "reopen",
+        Audience.COMMITTEE,
+        N_("Undo a done or a close"),
+        N_("/reopen <number> [reason]"),
+        status.reopen_command,
+    ),
+    CommandSpec(
+        "approve",
+        Audience.COMMITTEE,
+        N_("Approve a request to extend (to the date asked, or another)"),
+        N_("/approve <number> [new date]"),
+        corrections.approve,
+    ),
+    CommandSpec(
+        "reject",
+        Audience.COMMITTEE,
+        N_("Reject a request to extend; the reason reaches the requester"),
+        N_("/reject <number> <reason>"),
+        corrections.reject,
     ),
     CommandSpec(
         "overdue", Audience.COMMITTEE, N_("Every overdue commitment, by unit"), N_("/overdue"), overdue.overdue

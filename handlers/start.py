@@ -10,7 +10,7 @@ from telegram.error import TelegramError
 
 from core.i18n import LANGUAGES, N_
 from handlers.base import Request, UsageError, command, refreshed_actor
-from handlers.commands import Audience, commands_for, menu
+from handlers.commands import Audience, audience_of, commands_for, menu
 from storage.invites import Redeem, redeem_invite
 from storage.members import set_language
 from storage.models import Role
@@ -102,8 +102,9 @@ async def start(req: Request) -> None:
 async def help_command(req: Request) -> None:
     """Lists exactly the commands this sender may run."""
     lines = [f"<b>{req.tr('Commands you can use')}</b>"]
+    audience = audience_of(req.actor)
     for spec in commands_for(req.context.bot_data.commands, req.actor):
-        lines.append(f"{req.tr(spec.usage)} — {req.tr(spec.description)}")
+        lines.append(f"{req.tr(spec.usage_for(audience))} — {req.tr(spec.description)}")
     if not req.actor.is_member:
         lines.append("")
         lines.append(role_phrase(req))

@@ -14,27 +14,37 @@ from handlers.base import (
     UsageError,
     UserError,
     command,
+    inline_markup,
     parse_commitment_id,
     tail_text,
     visible_commitment,
 )
 from handlers.commands import CommandSpec
-from handlers.notify import outgoing_to_committee, wake_sender
+from handlers.notify import closed_request_notice, outgoing_to_committee, wake_sender
 from handlers.register_files import import_document, is_register_file
-from storage.models import Commitment, Unit
+from storage.models import Commitment
 from storage.outbox import sent_about
 from storage.status import (
     Change,
     EvidenceFile,
     Outcome,
+    add_evidence,
     add_note,
+    extend_now,
     mark_done,
     reopen,
     request_extension,
     set_progress,
 )
-from texts.keyboards import CommitmentPress, decision_keyboard, parse_callback
-from texts.render import esc, fmt_date, legal_deadline_refusal, shorten
+from texts.extensions import request_text
+from texts.keyboards import (
+    CommitmentPress,
+    decision_keyboard,
+    evidence_question_keyboard,
+    parse_callback,
+    undo_keyboard,
+)
+from texts.render import esc, fmt_date, legal_deadline_refusal
 
 NOTE_LIMIT = 20_000  # stored whole; only the display is shortened
 
@@ -43,7 +53,7 @@ OUTCOME_TEXTS = {
     Outcome.CLOSED: N_("#{id} is cancelled; it cannot be updated."),
     Outcome.STALE: N_("#{id} changed in the meantime; here is its current state."),
     Outcome.UNCHANGED: N_("#{id} already shows that; nothing changed."),
-    Outcome.NOT_DONE: N_("#{id} is not done; there is nothing to reopen."),
+    Outcome.NOT_DONE: N_("#{id} is neither done nor cancelled; there is nothing to reopen."),
 }
 
 
@@ -92,6 +102,7 @@ async def complete(req: Request, commitment_id: int, note: str, message: Message
             tz=services.settings.tz,
             note=note,
             evidence=evidence_file(message),
+            closed_notice=closed_request_notice(services.settings.default_language),
         )
     kept = change.evidence is not None
     if not change.changed:
@@ -113,7 +124,39 @@ async def complete(req: Request, commitment_id: int, note: str, message: Message
             id=change.next_occurrence.id,
             due=fmt_date(change.next_occurrence.due_date),
         )
-    await req.reply(text)
+    if change.request is not None:
+        text += "\n" + req.tr("The pending request to extend it is closed; the requester is told.")
+    wake_sender(req.context)
+    await req.reply(text, reply_markup=inline_markup(undo_keyboard(req.lang, commitment)))
+
+
+async def keep_and_ask(req: Request, commitment_id: int, note: str, message: Message) -> None:
+    """A file sent as a reply about a commitment, without /done: kept as evidence; is the work also done?"""
+    evidence = evidence_file(message)
+    assert evidence is not None
+    services = req.services
+    async with services.db.session() as session:
+        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        await add_evidence(
+            session,
+            commitment=commitment,
+            actor_id=req.actor.person_id,
+            now=services.now(),
+            media=evidence.media,
+            file_id=evidence.file_id,
+            file_unique_id=evidence.file_unique_id,
+            file_name=evidence.file_name,
+            mime_type=evidence.mime_type,
+            file_size=evidence.file_size,
+            note=note,
+        )
+    if not commitment.is_open:
+        await req.reply(req.tr("The file is kept as evidence of #{id}.", id=commitment_id))
+        return
+    await req.reply(
+        req.tr("The file is kept as evidence of #{id}. Is the task also done?", id=commitment_id),
+        reply_markup=inline_markup(evidence_question_keyboard(req.lang, commitment)),
+    )
 
 
 def evidence_file(message: Message | None) -> EvidenceFile | None:
@@ -204,7 +247,8 @@ async def reopen_command(req: Request) -> None:
     if not change.changed:
         await req.reply(outcome_text(req.lang, change, commitment_id))
         return
-    await req.reply(req.tr("#{id} is open again.", id=commitment_id))
+    wake_sender(req.context)
+    await req.reply(req.tr("#{id} is open again; its reminders are planned from now on.", id=commitment_id))
 
 
 def parse_new_date(spec: CommandSpec, text: str) -> date:
@@ -231,6 +275,9 @@ async def extend(req: Request) -> None:
     if not reason:
         raise UsageError(spec, "Give a reason, so the secretary can decide.")
     services = req.services
+    if req.actor.is_committee:
+        await extend_at_once(req, commitment_id, new_due, reason)
+        return
     async with services.db.session() as session:
         commitment, unit = await visible_commitment(session, req, commitment_id)
         change = await request_extension(
@@ -246,7 +293,7 @@ async def extend(req: Request) -> None:
                 key=f"extension:{request.id}",
                 kind="extension_request",
                 commitment_id=commitment.id,
-                render=lambda lang: _request_notice(lang, req.actor.name, commitment, unit, new_due, reason),
+                render=lambda lang: request_text(lang, req.actor.name, commitment, unit, new_due, reason),
                 markup=lambda lang: decision_keyboard(lang, request.id),
                 default_language=services.settings.default_language,
             ),
@@ -254,12 +301,7 @@ async def extend(req: Request) -> None:
     if change.outcome is Outcome.LEGAL:
         await req.reply(legal_deadline_refusal(req.lang, commitment))
         return
-    if change.outcome is Outcome.IN_PAST:
-        raise UserError("The new date {date} is in the past.", date=fmt_date(new_due))
-    if change.outcome is Outcome.NOT_LATER:
-        raise UserError("The new date must be after the current deadline {due}.", due=fmt_date(commitment.due_date))
-    if change.outcome is Outcome.PENDING_EXISTS:
-        raise UserError("A request to extend #{id} is already waiting for the secretary's decision.", id=commitment_id)
+    _refuse_extension(change, commitment, commitment_id, new_due)
     if not change.changed:
         await req.reply(outcome_text(req.lang, change, commitment_id))
         return
@@ -273,16 +315,39 @@ async def extend(req: Request) -> None:
     )
 
 
-def _request_notice(lang: str, who: str, commitment: Commitment, unit: Unit, new_due: date, reason: str) -> str:
-    return "\n".join(
-        [
-            "📅 " + t(lang, "Request to extend a deadline"),
-            f"<b>#{commitment.id} · {esc(shorten(commitment.title, 200))}</b>",
-            f"{t(lang, 'Unit')}: {esc(unit.name)} ({esc(unit.code)})",
-            t(lang, "From {old} to {new}", old=fmt_date(commitment.due_date), new=fmt_date(new_due)),
-            t(lang, "Asked by {who}: {reason}", who=esc(who), reason=esc(shorten(reason, 1000))),
-        ]
-    )
+async def extend_at_once(req: Request, commitment_id: int, new_due: date, reason: str) -> None:
+    """A secretary's own /extend: no request to themselves; the deadline moves now, in the history."""
+    services = req.services
+    async with services.db.session() as session:
+        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        change = await extend_now(
+            session,
+            commitment=commitment,
+            new_due=new_due,
+            reason=reason,
+            actor_id=req.actor.person_id,
+            now=services.now(),
+            today=services.today(),
+            closed_notice=closed_request_notice(services.settings.default_language),
+        )
+    _refuse_extension(change, commitment, commitment_id, new_due)
+    if change.outcome is Outcome.LEGAL:
+        await req.reply(legal_deadline_refusal(req.lang, commitment))
+        return
+    if not change.changed:
+        await req.reply(outcome_text(req.lang, change, commitment_id))
+        return
+    wake_sender(req.context)
+    await req.reply(req.tr("The deadline of #{id} is now {date}.", id=commitment_id, date=fmt_date(new_due)))
+
+
+def _refuse_extension(change: Change, commitment: Commitment, commitment_id: int, new_due: date) -> None:
+    if change.outcome is Outcome.IN_PAST:
+        raise UserError("The new date {date} is in the past.", date=fmt_date(new_due))
+    if change.outcome is Outcome.NOT_LATER:
+        raise UserError("The new date must be after the current deadline {due}.", due=fmt_date(commitment.due_date))
+    if change.outcome is Outcome.PENDING_EXISTS:
+        raise UserError("A request to extend #{id} is already waiting for the secretary's decision.", id=commitment_id)
 
 
 @command("done")
@@ -308,7 +373,7 @@ async def evidence_message(req: Request) -> None:
         raise UserError(
             "To keep a file as evidence, send it with the caption /done <number>, or as a reply to a reminder."
         )
-    await complete(req, replied_to, caption, message)
+    await keep_and_ask(req, replied_to, caption, message)
 
 
 async def referenced_commitment(req: Request, message: Message | None) -> int | None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
+from core.folding import words
 from handlers.base import (
     Request,
+    UsageError,
     UserError,
     command,
     expect_args,
     inline_markup,
     parse_commitment_id,
+    tail_text,
     visible_commitment,
 )
 from storage.events import history
 from storage.models import Commitment, Event, Evidence, Unit
-from storage.register import count_open, find_unit, open_commitments
+from storage.register import count_open, find_commitments, find_unit, open_commitments
 from storage.status import evidence_of
 from texts.keyboards import commitment_keyboard, with_evidence
 from texts.render import commitment_line, esc, task_view
@@ -23,9 +28,15 @@ LIST_LIMIT = 50
 
 @command("tasks")
 async def tasks(req: Request) -> None:
-    """Open commitments of the sender's units (secretaries: all units), overdue first, then by due date."""
+    """Open commitments of the sender's units (secretaries: all units), overdue first, then by due date;
+    `all` adds the done and cancelled ones."""
     spec = req.command("tasks")
-    args = expect_args(req, spec, 0, 1)
+    args = expect_args(req, spec, 0, 2)
+    closed_too = bool(args) and args[-1].lower() in ("all", "tatca", "tất cả")
+    if closed_too:
+        args = args[:-1]
+    if len(args) > 1:
+        raise UsageError(spec, "Too many words after /{command}.", command="tasks")
     services, actor = req.services, req.actor
     async with services.db.session() as session:
         if args:
@@ -37,30 +48,45 @@ async def tasks(req: Request) -> None:
             unit_ids: list[int] | None = [unit.id]
         else:
             unit_ids = None if actor.is_committee else sorted(actor.unit_ids)
-        rows = await open_commitments(session, unit_ids=unit_ids, limit=LIST_LIMIT)
-        total = len(rows) if len(rows) < LIST_LIMIT else await count_open(session, unit_ids=unit_ids)
+        rows = await open_commitments(session, unit_ids=unit_ids, limit=LIST_LIMIT, closed_too=closed_too)
+        total = (
+            len(rows) if len(rows) < LIST_LIMIT else await count_open(session, unit_ids=unit_ids, closed_too=closed_too)
+        )
     if not rows:
-        await req.reply(req.tr("No open commitments. 🎉"))
+        await req.reply(req.tr("No commitments yet.") if closed_too else req.tr("No open commitments. 🎉"))
         return
     today = services.today()
     show_unit = unit_ids is None or len(unit_ids) > 1
-    lines = [f"<b>{req.tr('Open commitments: {count}', count=total)}</b>", ""]
+    heading = (
+        req.tr("Commitments, open and closed: {count}", count=total)
+        if closed_too
+        else req.tr("Open commitments: {count}", count=total)
+    )
+    lines = [f"<b>{heading}</b>", ""]
     lines += [commitment_line(req.lang, c, u, today, show_unit=show_unit) for c, u in rows]
     if total > len(rows):
         lines += [
             "",
             req.tr("… and {more} more. Add a unit code to see one unit: /tasks VPB", more=total - len(rows)),
         ]
-    lines += ["", req.tr("Details and history: /task <number>")]
+    lines += ["", req.tr("Details and history: tap /task_<number>")]
     await req.reply("\n".join(lines))
+
+
+TASK_LINK = re.compile(r"^/task_(\d{1,12})(?:@\w+)?\s*$")
 
 
 @command("task")
 async def task(req: Request) -> None:
-    """One commitment with its evidence and full history (who did what, when), and its buttons."""
+    """One commitment with its evidence and full history (who did what, when), and its buttons; also
+    `/task_<id>`, the tappable form every list shows."""
     spec = req.command("task")
-    (raw,) = expect_args(req, spec, 1, 1)
-    commitment_id = parse_commitment_id(spec, raw)
+    link = TASK_LINK.match((req.message.text or "").strip())
+    if link is not None:
+        commitment_id = parse_commitment_id(spec, link.group(1))
+    else:
+        (raw,) = expect_args(req, spec, 1, 1)
+        commitment_id = parse_commitment_id(spec, raw)
     async with req.services.db.session() as session:
         commitment, unit = await visible_commitment(session, req, commitment_id)
         events = await history(session, commitment_id=commitment.id)
@@ -77,3 +103,31 @@ async def send_task_view(
     )
     keyboard = with_evidence(commitment_keyboard(req.lang, commitment), evidence)
     await req.reply(text, reply_markup=inline_markup(keyboard))
+
+
+FIND_LIMIT = 30
+
+
+@command("find")
+async def find(req: Request) -> None:
+    """`/find <words>`: the visible commitments matching every word, ignoring case and diacritics."""
+    spec = req.command("find")
+    query = tail_text(req.message.text or "", 0)
+    wanted = words(query)
+    if not wanted:
+        raise UsageError(spec, "Something is missing.")
+    if len(query) > 200:
+        raise UsageError(spec, "Too many words after /{command}.", command="find")
+    services, actor = req.services, req.actor
+    async with services.db.session() as session:
+        unit_ids = None if actor.is_committee else sorted(actor.unit_ids)
+        rows, total = await find_commitments(session, unit_ids=unit_ids, words=wanted, limit=FIND_LIMIT)
+    if not rows:
+        await req.reply(req.tr("Nothing matches “{query}”.", query=query))
+        return
+    today = services.today()
+    lines = [f"<b>{req.tr('Found: {count}', count=total)}</b>", ""]
+    lines += [commitment_line(req.lang, c, u, today, show_unit=True) for c, u in rows]
+    if total > len(rows):
+        lines += ["", req.tr("… and {more} more. Add a word to narrow it down.", more=total - len(rows))]
+    await req.reply("\n".join(lines))

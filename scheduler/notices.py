@@ -24,7 +24,9 @@ __all__ = [
     "BROADCAST",
     "BROADCAST_REPORT",
     "DIGEST",
+    "DUE_CHANGED",
     "ESCALATION",
+    "EXTENSION_CLOSED",
     "EXTENSION_DECISION",
     "EXTENSION_REQUEST",
     "NEW_COMMITMENT",
@@ -32,6 +34,7 @@ __all__ = [
     "NO_FOCAL",
     "OVERDUE",
     "REMINDER",
+    "SNOOZE",
     "UNIT_DIGEST",
     "UNREACHABLE",
     "Grouping",
@@ -60,6 +63,7 @@ class Recipients(StrEnum):
     FOCAL_OF_EACH_UNIT = "reachable focal points of each unit (one message per unit)"
     CHOSEN = "the people the secretary chose"
     AUTHOR = "the one who asked (the secretary who sent the broadcast, the focal point who asked to extend)"
+    SELF = "the person who pressed Remind me later (or sent /snooze)"
 
 
 @dataclass(frozen=True)
@@ -150,13 +154,38 @@ EXTENSION_DECISION = NoticeKind(
     lambda request_id: f"extension-decision:{request_id}",
     None,  # written by handlers/buttons.py (decision_text)
 )
-# Declared for later use: "a new commitment was registered for your unit".
+# "Remind me later": a reminder (the drain treats it as one: dropped when the commitment is closed or its
+# deadline moved) for the one who asked, at a later day; its key keeps the occurrence in third place.
+SNOOZE = NoticeKind(
+    "reminder",
+    Recipients.SELF,
+    Grouping.PER_COMMITMENT,
+    lambda commitment_id, occurrence, day, person_id: f"reminder:{commitment_id}:{occurrence}:snooze-{day}:{person_id}",
+    notice_texts.reminder_text,
+)
+# A moved deadline (/edit), to the unit's reachable focal points.
+DUE_CHANGED = NoticeKind(
+    "due_changed",
+    Recipients.FOCAL,
+    Grouping.PER_EVENT,
+    lambda commitment_id, version, person_id: f"due-changed:{commitment_id}:{version}:{person_id}",
+    None,  # texts.corrections.due_changed (written by handlers/corrections.py, next to the edit)
+)
+# A pending request made moot (done, cancelled, deadline edited), to the one who asked.
+EXTENSION_CLOSED = NoticeKind(
+    "decision",
+    Recipients.AUTHOR,
+    Grouping.PER_EVENT,
+    lambda request_id: f"extension-closed:{request_id}",
+    None,  # texts.extensions.closed_text
+)
+# "A new commitment was registered for your unit": one message per unit per /add or import.
 NEW_COMMITMENT = NoticeKind(
     "new_commitment",
     Recipients.FOCAL,
-    Grouping.PER_TICK,
+    Grouping.PER_EVENT,  # one message per unit per /add or import (scheduler/announce.py)
     lambda content, person_id: f"new:{content}:{person_id}",
-    notice_texts.reminder_text,
+    notice_texts.new_commitments_text,
 )
 
 NOTICES: dict[str, NoticeKind] = {
@@ -174,6 +203,9 @@ NOTICES: dict[str, NoticeKind] = {
         ("extension_request", EXTENSION_REQUEST),
         ("extension_decision", EXTENSION_DECISION),
         ("new_commitment", NEW_COMMITMENT),
+        ("snooze", SNOOZE),
+        ("due_changed", DUE_CHANGED),
+        ("extension_closed", EXTENSION_CLOSED),
     )
 }
 

@@ -200,6 +200,18 @@ async def unit_people(
     return result
 
 
+async def reachable_focal_points(session: AsyncSession, *, unit_id: int) -> list[Person]:
+    """The unit's focal points who can be reached, by name (who is told of a change to the unit's work)."""
+    rows = await session.scalars(
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.unit_id == unit_id, Membership.role == Role.FOCAL, Person.reachable.is_(True))
+        .order_by(Person.full_name)
+        .distinct()
+    )
+    return list(rows)
+
+
 async def committee(session: AsyncSession) -> list[Person]:
     """Every secretary and admin known to the database."""
     rows = await session.scalars(

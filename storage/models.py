@@ -250,6 +250,7 @@ class ExtensionStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    CLOSED = "closed"  # moot: the commitment was done, cancelled or its deadline edited while it waited
 
 
 class ExtensionRequest(Base):

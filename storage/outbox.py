@@ -256,3 +256,16 @@ async def settle(session: AsyncSession, row_id: int, outcome: Outcome) -> None:
 async def person_of_chat(session: AsyncSession, chat_id: int) -> int | None:
     """The person whose private chat this is, if any."""
     return await session.scalar(select(Person.id).where(Person.telegram_id == chat_id))
+
+
+async def sent_copies(session: AsyncSession, *, key_prefix: str) -> list[tuple[int, int, str]]:
+    """(chat, message id, text) of every delivered row whose key starts with `key_prefix`: the copies of one
+    notice in each recipient's chat (e.g. a request to extend, for every secretary), to be edited later."""
+    rows = await session.execute(
+        select(OutboxMessage.chat_id, OutboxMessage.telegram_message_id, OutboxMessage.text).where(
+            OutboxMessage.key.startswith(key_prefix, autoescape=True),
+            OutboxMessage.status == OutboxStatus.SENT,
+            OutboxMessage.telegram_message_id.is_not(None),
+        )
+    )
+    return [(chat, int(message), text) for chat, message, text in rows.tuples() if message is not None]

@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.folding import fold
 from storage.members import unit_people
 from storage.models import OPEN_STATUSES, Commitment, Person, Role, Unit
 
@@ -29,18 +30,20 @@ async def units_by_id(session: AsyncSession, *, unit_ids: Iterable[int]) -> dict
 
 
 async def open_commitments(
-    session: AsyncSession, *, unit_ids: Iterable[int] | None, limit: int | None = None
+    session: AsyncSession, *, unit_ids: Iterable[int] | None, limit: int | None = None, closed_too: bool = False
 ) -> list[tuple[Commitment, Unit]]:
-    """Open commitments of the given units (None: all), overdue first, then by due date.
+    """Open commitments of the given units (None: all), overdue first, then by due date; `closed_too` adds the
+    done and cancelled ones after them.
 
     Ordering by due date puts the overdue ones first by itself: their deadlines are the earliest.
     """
-    query = (
-        select(Commitment, Unit)
-        .join(Unit, Unit.id == Commitment.unit_id)
-        .where(Commitment.status.in_(OPEN_STATUSES))
-        .order_by(Commitment.due_date, Unit.code_key, Commitment.id)
-    )
+    query = select(Commitment, Unit).join(Unit, Unit.id == Commitment.unit_id)
+    if closed_too:
+        is_open = case((Commitment.status.in_(OPEN_STATUSES), 0), else_=1)
+        query = query.order_by(is_open, Commitment.due_date, Unit.code_key, Commitment.id)
+    else:
+        query = query.where(Commitment.status.in_(OPEN_STATUSES))
+        query = query.order_by(Commitment.due_date, Unit.code_key, Commitment.id)
     if unit_ids is not None:
         ids = list(unit_ids)
         if not ids:
@@ -51,8 +54,10 @@ async def open_commitments(
     return [(commitment, unit) for commitment, unit in (await session.execute(query)).tuples()]
 
 
-async def count_open(session: AsyncSession, *, unit_ids: Iterable[int] | None) -> int:
-    query = select(func.count()).select_from(Commitment).where(Commitment.status.in_(OPEN_STATUSES))
+async def count_open(session: AsyncSession, *, unit_ids: Iterable[int] | None, closed_too: bool = False) -> int:
+    query = select(func.count()).select_from(Commitment)
+    if not closed_too:
+        query = query.where(Commitment.status.in_(OPEN_STATUSES))
     if unit_ids is not None:
         query = query.where(Commitment.unit_id.in_(list(unit_ids)))
     return int(await session.scalar(query) or 0)
@@ -117,3 +122,47 @@ async def overdue_commitments(
         .limit(limit)
     )
     return [(c, u) for c, u in rows.tuples()], total
+
+
+async def find_commitments(
+    session: AsyncSession, *, unit_ids: Iterable[int] | None, words: list[str], limit: int
+) -> tuple[list[tuple[Commitment, Unit]], int]:
+    """The commitments of the given units (None: all) whose title, ref, legal basis, source, unit code or unit
+    name holds every one of `words` (folded: core.folding), open ones first; at most `limit`, and the total.
+
+    Matched in Python over the text columns only (streamed): SQL cannot fold Vietnamese diacritics on SQLite,
+    and a register of 300,000 commitments streams in about a second.
+    """
+    query = (
+        select(
+            Commitment.id,
+            Commitment.title,
+            Commitment.ref,
+            Commitment.legal_basis,
+            Commitment.source,
+            Unit.code,
+            Unit.name,
+        )
+        .join(Unit, Unit.id == Commitment.unit_id)
+        .order_by(case((Commitment.status.in_(OPEN_STATUSES), 0), else_=1), Commitment.due_date, Commitment.id)
+    )
+    if unit_ids is not None:
+        ids = list(unit_ids)
+        if not ids:
+            return [], 0
+        query = query.where(Commitment.unit_id.in_(ids))
+    found: list[int] = []
+    total = 0
+    async for row in await session.stream(query.execution_options(yield_per=2000)):
+        haystack = fold(" ".join(str(value or "") for value in row[1:]))
+        if all(word in haystack for word in words):
+            total += 1
+            if len(found) < limit:
+                found.append(row[0])
+    if not found:
+        return [], total
+    rows = await session.execute(
+        select(Commitment, Unit).join(Unit, Unit.id == Commitment.unit_id).where(Commitment.id.in_(found))
+    )
+    by_id = {commitment.id: (commitment, unit) for commitment, unit in rows.tuples()}
+    return [by_id[i] for i in found if i in by_id], total

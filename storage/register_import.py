@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import escape
@@ -64,6 +64,7 @@ class ImportReport:
     commitments_created: int = 0
     commitments_updated: int = 0
     commitments_unchanged: int = 0
+    created_ids: list[int] = field(default_factory=list)  # the new commitments (their units are told)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +82,7 @@ async def import_files(
     now: datetime,
     actor_label: str = "import",
     actor_id: int | None = None,
+    on_created: Callable[[AsyncSession, Sequence[int]], Awaitable[object]] | None = None,
 ) -> ImportReport:
     """`qmsbot import FILE...`: read the files and import them (see `import_sources`)."""
     sources: list[tuple[str, bytes]] = []
@@ -94,7 +96,7 @@ async def import_files(
         sources.append((str(path), data))
     if problems:
         return ImportReport(problems=problems)
-    return await import_sources(db, sources, now=now, actor_label=actor_label, actor_id=actor_id)
+    return await import_sources(db, sources, now=now, actor_label=actor_label, actor_id=actor_id, on_created=on_created)
 
 
 async def import_sources(
@@ -104,11 +106,13 @@ async def import_sources(
     now: datetime,
     actor_label: str = "import",
     actor_id: int | None = None,
+    on_created: Callable[[AsyncSession, Sequence[int]], Awaitable[object]] | None = None,
 ) -> ImportReport:
     """Import (file name, content) pairs — files given on the command line or sent in a chat.
 
     All or nothing: the returned report either lists problems (and nothing was written) or counts what was
-    created, updated and left unchanged.
+    created, updated and left unchanged. `on_created` runs in the import's transaction with the new
+    commitments' ids (their units' notices).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -123,6 +127,8 @@ async def import_sources(
             return ImportReport(problems=sort_problems(problems, order), tables=files.tables)
         writer = _Writer(session, now=now, actor_label=actor_label, actor_id=actor_id, units=units)
         await writer.write(files)
+        if on_created is not None and writer.report.created_ids:
+            await on_created(session, writer.report.created_ids)
         return writer.report
 
 
@@ -396,6 +402,7 @@ class _Writer:
             for record in fresh:
                 unit_id = self.units_by_key[record.unit_key].id
                 commitment_id = ids[(record.ref or None, unit_id, record.title, record.due)].pop()
+                self.report.created_ids.append(commitment_id)
                 self._event(
                     "created",
                     unit_id=self.units_by_key[record.unit_key].id,

@@ -40,8 +40,17 @@ log = logging.getLogger(__name__)
 
 # The notices of an extension request, one per secretary or admin (rendered above storage, by the caller).
 CommitteeNotices = Callable[[ExtensionRequest, Sequence[Person]], Sequence[Outgoing]]
-# The notice of a decision to the person who asked (approved: the new deadline; rejected: it stays).
-RequesterNotice = Callable[[ExtensionRequest, Commitment, Person], Outgoing]
+# The notice of a decision to the person who asked: (request, commitment as it now stands — an approval's new
+# deadline is its due date —, requester, the secretary's reason for a rejection) → a message.
+RequesterNotice = Callable[[ExtensionRequest, Commitment, Person, str], Outgoing]
+
+# Why a pending request was closed (the words are the caller's: texts/).
+CLOSED_BY_DONE = "done"
+CLOSED_BY_CANCEL = "cancelled"
+CLOSED_BY_EDIT = "edited"
+
+# The notice to the person whose request was closed: (request, commitment, requester, why) → a message.
+ClosedNotice = Callable[[ExtensionRequest, Commitment, Person, str], Outgoing]
 
 
 class Outcome(enum.Enum):
@@ -134,6 +143,51 @@ async def _reload(session: AsyncSession, commitment: Commitment) -> Commitment:
     return commitment
 
 
+async def close_pending_request(
+    session: AsyncSession,
+    *,
+    commitment: Commitment,
+    why: str,
+    actor_id: int | None,
+    now: datetime,
+    notice: ClosedNotice | None = None,
+) -> ExtensionRequest | None:
+    """Close the commitment's pending extension request (its deadline question is moot), tell the requester."""
+    request = await session.scalar(
+        select(ExtensionRequest).where(
+            ExtensionRequest.commitment_id == commitment.id, ExtensionRequest.status == ExtensionStatus.PENDING
+        )
+    )
+    if request is None:
+        return None
+    claimed = await session.execute(
+        update(ExtensionRequest)
+        .where(ExtensionRequest.id == request.id, ExtensionRequest.status == ExtensionStatus.PENDING)
+        .values(status=ExtensionStatus.CLOSED, decided_by_id=actor_id, decided_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    await session.refresh(request)
+    events.record(
+        session,
+        at=now,
+        action="extension_closed",
+        actor_id=actor_id,
+        commitment_id=commitment.id,
+        unit_id=commitment.unit_id,
+        field="due_date",
+        old_value=request.old_due.isoformat(),
+        new_value=request.new_due.isoformat(),
+        note=why,
+    )
+    if notice is not None and request.requested_by_id is not None and request.requested_by_id != actor_id:
+        requester = await session.get(Person, request.requested_by_id)
+        if requester is not None:
+            await enqueue(session, [notice(request, commitment, requester, why)], now=now)
+    return request
+
+
 async def mark_done(
     session: AsyncSession,
     *,
@@ -144,12 +198,18 @@ async def mark_done(
     note: str = "",
     expected_version: int | None = None,
     evidence: EvidenceFile | None = None,
+    closed_notice: ClosedNotice | None = None,
 ) -> Change:
-    """Done (with the next occurrence of a recurring one). A file sent with it is kept as evidence even when
-    the commitment was done already: it is the proof that was sent."""
+    """Done (with the next occurrence of a recurring one), closing a pending extension request (its requester
+    told by `closed_notice`). A file sent with it is kept as evidence even when the commitment was done
+    already: it is the proof that was sent."""
     change = await _mark_done(
         session, commitment=commitment, actor_id=actor_id, now=now, tz=tz, note=note, expected_version=expected_version
     )
+    if change.changed:
+        change.request = await close_pending_request(
+            session, commitment=commitment, why=CLOSED_BY_DONE, actor_id=actor_id, now=now, notice=closed_notice
+        )
     if evidence is not None and change.outcome in (Outcome.CHANGED, Outcome.ALREADY_DONE):
         change.evidence = await add_evidence(
             session,
@@ -322,9 +382,10 @@ async def add_note(
 async def reopen(
     session: AsyncSession, *, commitment: Commitment, actor_id: int | None, now: datetime, note: str = ""
 ) -> Change:
-    if commitment.status != Status.DONE:
+    """A done or cancelled commitment open again; reminders are planned from now on (with the one catch-up)."""
+    if commitment.status not in (Status.DONE, Status.CANCELLED):
         return Change(Outcome.NOT_DONE, commitment)
-    new_status = Status.OPEN
+    old, new_status = commitment.status, Status.OPEN
     if not await _bump(session, commitment, None, status=new_status, done_at=None, progress=0, updated_at=now):
         return Change(Outcome.STALE, await _reload(session, commitment))
     await _changed(
@@ -334,7 +395,7 @@ async def reopen(
         action="reopened",
         actor_id=actor_id,
         field="status",
-        old_value=Status.DONE.value,
+        old_value=old.value,
         new_value=new_status.value,
         note=note,
     )
@@ -460,13 +521,19 @@ async def decide_extension(
     actor_id: int | None,
     now: datetime,
     notice: RequesterNotice | None = None,
+    new_due: date | None = None,
+    reason: str = "",
 ) -> Change:
     """The first decision wins: a conditional update from pending, so a second press finds it decided.
 
-    The change carries the request, the commitment, its unit and who decided (also when it was decided
-    already). A real decision also queues `notice` to the requester, in the same transaction.
+    An approval moves the deadline to the date asked, or to `new_due` when the secretary chose another; a
+    rejection keeps it and carries `reason`. A request whose commitment is no longer open is closed, never
+    rejected. The change carries the request, the commitment, its unit and who decided (also when it was
+    decided already). A real decision also queues `notice` to the requester, in the same transaction.
     """
-    change = await _decide_extension(session, request_id=request_id, approve=approve, actor_id=actor_id, now=now)
+    change = await _decide_extension(
+        session, request_id=request_id, approve=approve, actor_id=actor_id, now=now, new_due=new_due, reason=reason
+    )
     request, commitment = change.request, change.commitment
     if request is None or commitment is None:
         return change
@@ -475,12 +542,19 @@ async def decide_extension(
     if change.changed and notice is not None and request.requested_by_id is not None:
         requester = await session.get(Person, request.requested_by_id)
         if requester is not None:
-            await enqueue(session, [notice(request, commitment, requester)], now=now)
+            await enqueue(session, [notice(request, commitment, requester, reason)], now=now)
     return change
 
 
 async def _decide_extension(
-    session: AsyncSession, *, request_id: int, approve: bool, actor_id: int | None, now: datetime
+    session: AsyncSession,
+    *,
+    request_id: int,
+    approve: bool,
+    actor_id: int | None,
+    now: datetime,
+    new_due: date | None,
+    reason: str,
 ) -> Change:
     request = await session.get(ExtensionRequest, request_id)
     if request is None:
@@ -488,9 +562,21 @@ async def _decide_extension(
     commitment = await session.get(Commitment, request.commitment_id)
     if request.status != ExtensionStatus.PENDING:
         return Change(Outcome.DECIDED, commitment, request)
-    closed = commitment is None or not commitment.is_open
-    # A request about a commitment done or cancelled since is closed as rejected: its deadline no longer moves.
-    new_status = ExtensionStatus.APPROVED if approve and not closed else ExtensionStatus.REJECTED
+    if commitment is not None and not commitment.is_open:
+        # Done or cancelled since it was asked (before such changes closed requests themselves): moot.
+        await close_pending_request(
+            session,
+            commitment=commitment,
+            why=CLOSED_BY_DONE if commitment.status == Status.DONE else CLOSED_BY_CANCEL,
+            actor_id=actor_id,
+            now=now,
+        )
+        await session.refresh(request)
+        return Change(Outcome.CLOSED, commitment, request)
+    target = new_due or request.new_due
+    if approve and commitment is not None and target <= commitment.due_date:
+        return Change(Outcome.NOT_LATER, commitment, request)
+    new_status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
     claimed = await session.execute(
         update(ExtensionRequest)
         .where(ExtensionRequest.id == request_id, ExtensionRequest.status == ExtensionStatus.PENDING)
@@ -501,23 +587,10 @@ async def _decide_extension(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return Change(Outcome.DECIDED, commitment, request)
     assert commitment is not None
-    if closed:
-        await _changed(
-            session,
-            commitment,
-            at=now,
-            action="extension_rejected",
-            actor_id=actor_id,
-            field="due_date",
-            old_value=commitment.due_date.isoformat(),
-            new_value=request.new_due.isoformat(),
-            note=commitment.status.value,
-        )
-        return Change(Outcome.CLOSED, commitment, request)
     old_due = commitment.due_date
     if approve:
         # The decision is claimed; the deadline moves even if the row changed meanwhile (e.g. a progress note).
-        while not await _bump(session, commitment, None, due_date=request.new_due, updated_at=now):
+        while not await _bump(session, commitment, None, due_date=target, updated_at=now):
             await _reload(session, commitment)
     await _changed(
         session,
@@ -527,7 +600,49 @@ async def _decide_extension(
         actor_id=actor_id,
         field="due_date",
         old_value=old_due.isoformat(),
-        new_value=request.new_due.isoformat(),
+        new_value=(target if approve else request.new_due).isoformat(),
+        note=reason,
+    )
+    return Change(Outcome.CHANGED, commitment, request)
+
+
+async def extend_now(
+    session: AsyncSession,
+    *,
+    commitment: Commitment,
+    new_due: date,
+    reason: str,
+    actor_id: int | None,
+    now: datetime,
+    today: date,
+    closed_notice: ClosedNotice | None = None,
+) -> Change:
+    """A secretary's own /extend: the deadline moves at once (no request to themselves), in the history as an
+    approved extension; a pending request of someone else is closed (its requester told)."""
+    if commitment.kind == Kind.LEGAL:
+        return Change(Outcome.LEGAL, commitment)
+    if not commitment.is_open:
+        return Change(Outcome.ALREADY_DONE if commitment.status == Status.DONE else Outcome.CLOSED, commitment)
+    if new_due < today:
+        return Change(Outcome.IN_PAST, commitment)
+    if new_due <= commitment.due_date:
+        return Change(Outcome.NOT_LATER, commitment)
+    old_due = commitment.due_date
+    while not await _bump(session, commitment, None, due_date=new_due, updated_at=now):
+        await _reload(session, commitment)
+    await _changed(
+        session,
+        commitment,
+        at=now,
+        action="extension_approved",
+        actor_id=actor_id,
+        field="due_date",
+        old_value=old_due.isoformat(),
+        new_value=new_due.isoformat(),
+        note=reason,
+    )
+    request = await close_pending_request(
+        session, commitment=commitment, why=CLOSED_BY_EDIT, actor_id=actor_id, now=now, notice=closed_notice
     )
     return Change(Outcome.CHANGED, commitment, request)
 

@@ -275,8 +275,8 @@ async def test_committee_digest_content_in_vietnamese(db: Database) -> None:
     assert codes[:2] == ["VP", "PC"] and set(codes) == {"VP", "PC", "KHCN", "KT"}
     # overdue items, with days overdue
     assert (
-        f"<code>#{w.items['vp_overdue']}</code> <b>VP</b> · Phê duyệt kế hoạch triển khai — <b>quá hạn 7 ngày</b>"
-        in text
+        f"#{w.items['vp_overdue']} /task_{w.items['vp_overdue']} <b>VP</b> · Phê duyệt kế hoạch triển khai"
+        " — <b>quá hạn 7 ngày</b>" in text
     )
     assert "<b>quá hạn 2 ngày</b> (hạn 05/12/2026)" in text
     # units without a reachable focal point, escaped
@@ -289,8 +289,8 @@ async def test_committee_digest_content_in_vietnamese(db: Database) -> None:
     # pending extension requests
     assert "Đề nghị gia hạn chờ phê duyệt (1)" in text
     assert (
-        f"<code>#{w.items['khcn_soon']}</code> <b>KHCN</b> · Báo cáo tiến độ &lt;ISO&gt; — 18/12/2026 → 06/01/2027"
-        " — Đỗ Minh: <i>cần thêm &lt;thời gian&gt; để lấy ý kiến</i>" in text
+        f"#{w.items['khcn_soon']} /task_{w.items['khcn_soon']} <b>KHCN</b> · Báo cáo tiến độ &lt;ISO&gt;"
+        " — 18/12/2026 → 06/01/2027 — Đỗ Minh: <i>cần thêm &lt;thời gian&gt; để lấy ý kiến</i>" in text
     )
     # failed deliveries, but not the reminder dropped because its task was closed
     assert "Tin nhắn không gửi được trong 7 ngày qua (1)" in text
@@ -365,9 +365,9 @@ async def test_each_unit_gets_its_own_list_and_a_unit_with_nothing_gets_nothing(
     lan = texts(rows, w.tg["lan"], "unit_digest")
     assert "Danh sách nhiệm vụ tuần của Quý đơn vị <b>Văn phòng Bộ (VP)</b>" in lan
     assert "Quá hạn: <b>1</b> · đến hạn trong 14 ngày tới: 1" in lan
-    assert f"🔴 <code>#{w.items['vp_overdue']}</code> Phê duyệt kế hoạch triển khai" in lan
+    assert f"🔴 #{w.items['vp_overdue']} /task_{w.items['vp_overdue']} Phê duyệt kế hoạch triển khai" in lan
     assert "hạn 30/11/2026 — <b>quá hạn 7 ngày</b>" in lan
-    assert f"<code>#{w.items['vp_soon']}</code> Gửi dự thảo quy trình" in lan and "còn 3 ngày" in lan
+    assert f"#{w.items['vp_soon']} /task_{w.items['vp_soon']} Gửi dự thảo quy trình" in lan and "còn 3 ngày" in lan
     assert f"#{w.items['vp_far']}<" not in lan
     assert lan.index("Phê duyệt kế hoạch") < lan.index("Gửi dự thảo")
     minh = texts(rows, w.tg["minh"], "unit_digest")
@@ -384,7 +384,7 @@ async def test_a_unit_list_longer_than_the_limit_is_capped(db: Database) -> None
     await plan_digests(db, settings=settings(), now=NOW)
     rows = await outbox(db, f"unitdigest:2026-12-07:{lan}:{unit}")
     text = "\n".join(r.text for r in rows)
-    assert text.count("<code>#") == 30
+    assert text.count(" /task_") == 30
     assert "… và 5 nhiệm vụ khác: /tasks VP" in text
     assert all(len(r.text) <= TELEGRAM_TEXT_LIMIT for r in rows)
 

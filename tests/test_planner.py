@@ -175,7 +175,8 @@ async def test_a_reminder_goes_to_each_reachable_focal_point_once(db: Database) 
     assert "Đề nghị Quý đơn vị" in vi.text and "thời hạn theo văn bản pháp luật" in vi.text
     assert "Friday, 11/12/2026" in en.text and "14 days left" in en.text
     buttons = [b["callback_data"] for row in vi.reply_markup["inline_keyboard"] for b in row]  # type: ignore[index]
-    assert f"c:{cid}:done:1" in buttons and f"c:{cid}:ext:1" in buttons
+    # a legal deadline: Done, progress, Remind me later, Details — no "Ask to extend" (the committee cannot move it)
+    assert f"c:{cid}:done:1" in buttons and f"c:{cid}:snz:1" in buttons and f"c:{cid}:ext:1" not in buttons
 
     # Again, then after a restart (a new Database on the same database): nothing new.
     again = await tick(db, local(2026, 11, 27, 9))
@@ -411,7 +412,7 @@ async def _overdue_tasks(db: Database, unit: int, count: int, due: date = DUE) -
 
 
 def _listed(text: str, ids: list[int]) -> list[int]:
-    return [cid for cid in ids if f"#{cid} · " in text]
+    return [cid for cid in ids if f"#{cid} /task_{cid} · " in text]
 
 
 async def test_escalations_are_one_message_per_recipient_with_at_most_30_listed(db: Database) -> None:
@@ -434,7 +435,7 @@ async def test_escalations_are_one_message_per_recipient_with_at_most_30_listed(
     text = alerts[secretary].text
     assert "Cảnh báo nhiệm vụ quá hạn: 37 nhiệm vụ" in text and "… và 7 nhiệm vụ khác — /overdue" in text
     assert _listed(text, few) == few and len(_listed(text, many)) == 28  # 30 listed in all
-    assert text.index(f"#{few[0]} · ") < text.index(f"#{many[0]} · ")
+    assert text.index(f"#{few[0]} /task_{few[0]} · ") < text.index(f"#{many[0]} /task_{many[0]} · ")
     assert "… and 7 more — /overdue" in alerts[admin].text
     # each head: their own unit only
     assert len(_listed(alerts[head_vpb].text, many)) == 30 and not _listed(alerts[head_vpb].text, few)

@@ -373,7 +373,7 @@ async def test_extension_notices_go_in_the_same_transaction(db: Database, now) -
             for p in people
         ]
 
-    def to_requester(request: ExtensionRequest, commitment: Commitment, person: Person) -> Outgoing:
+    def to_requester(request: ExtensionRequest, commitment: Commitment, person: Person, reason: str) -> Outgoing:
         return Outgoing(key=f"extension-decision:{request.id}", kind="decision", chat_id=person.telegram_id)
 
     async with db.session() as session:

@@ -23,7 +23,7 @@ from storage.digest_data import (
     UnreachablePerson,
 )
 from storage.models import Status
-from texts.render import ROLE_LABELS, due_phrase, esc, fmt_date, person_label, shorten, weekday
+from texts.render import ROLE_LABELS, due_phrase, esc, fmt_date, person_label, shorten, task_link, weekday
 
 TABLE_LIMIT = 30  # rows of the per-unit table
 NO_FOCAL_LIMIT = 30
@@ -145,7 +145,7 @@ def _overdue(lang: str, data: CommitteeData) -> list[str]:
     lines = [f"<b>🔴 {t(lang, 'Overdue tasks ({count})', count=num(lang, total))}</b>"]
     for item in data.overdue:
         lines.append(
-            f"• <code>#{item.id}</code> <b>{esc(item.unit_code)}</b> · {esc(shorten(item.title, TITLE_LIMIT))} — "
+            f"• {task_link(item.id)} <b>{esc(item.unit_code)}</b> · {esc(shorten(item.title, TITLE_LIMIT))} — "
             f"<b>{due_phrase(lang, item.due_date, today)}</b> ({t(lang, 'due {date}', date=fmt_date(item.due_date))})"
         )
     if total > len(data.overdue):
@@ -208,7 +208,7 @@ def _pending(lang: str, requests: Sequence[PendingExtension], total: int) -> lis
     for r in requests:
         reason = f": <i>{esc(shorten(r.reason, 120))}</i>" if r.reason else ""
         lines.append(
-            f"• <code>#{r.commitment_id}</code> <b>{esc(r.unit_code)}</b> · {esc(shorten(r.title, 70))} — "
+            f"• {task_link(r.commitment_id)} <b>{esc(r.unit_code)}</b> · {esc(shorten(r.title, 70))} — "
             f"{fmt_date(r.old_due)} → {fmt_date(r.new_due)} — {_who(r.requested_by)}{reason}"
         )
     if total > len(requests):
@@ -261,7 +261,7 @@ def _item(lang: str, item: DigestItem, window: DigestWindow) -> str:
     if item.status == Status.IN_PROGRESS:
         progress = f" · {t(lang, 'in progress {percent}%', percent=item.progress)}"
     return (
-        f"{marker} <code>#{item.id}</code> {esc(shorten(item.title, 120))}\n"
+        f"{marker} {task_link(item.id)} {esc(shorten(item.title, 120))}\n"
         f"    {t(lang, 'due')} {fmt_date(item.due_date)} — {f'<b>{phrase}</b>' if overdue else phrase}{progress}"
     )
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.i18n import t_text
-from storage.models import Commitment, Evidence
+from storage.models import Commitment, Evidence, Kind
 
 PROGRESS_STEPS = (25, 50, 75)
 
-_COMMITMENT = re.compile(r"c:(\d{1,12}):(done|p25|p50|p75|ext|info):(\d{1,9})")
+# done, in progress N %, ask to extend, details, remind me later, undo a done, keep a file as evidence only
+_COMMITMENT = re.compile(r"c:(\d{1,12}):(done|p25|p50|p75|ext|info|snz|undo|keep):(\d{1,9})")
 _DECISION = re.compile(r"x:(\d{1,12}):(ok|no)")
 _EVIDENCE = re.compile(r"f:(\d{1,12})")
 _BROADCAST = re.compile(r"b:(\d{1,12}):(send|cancel)")
@@ -72,17 +73,40 @@ def _button(text: str, data: str) -> dict[str, str]:
 
 
 def commitment_keyboard(lang: str, commitment: Commitment) -> dict[str, Any] | None:
-    """Done, In progress (a few percentages), Ask to extend, Details — for an open commitment."""
+    """Done, In progress (a few percentages), Ask to extend (internal deadlines only: a legal one cannot be
+    moved by the committee), Remind me later, Details — for an open commitment."""
     if not commitment.is_open:
         return {"inline_keyboard": [[_button("ℹ️ " + t_text(lang, "Details"), data(commitment, "info"))]]}
     progress = [_button(f"🕑 {p}%", data(commitment, f"p{p}")) for p in PROGRESS_STEPS]
+    second = [_button("⏰ " + t_text(lang, "Remind me later"), data(commitment, "snz"))]
+    if commitment.kind != Kind.LEGAL:
+        second.insert(0, _button("📅 " + t_text(lang, "Ask to extend"), data(commitment, "ext")))
     return {
         "inline_keyboard": [
             [_button("✅ " + t_text(lang, "Done"), data(commitment, "done")), *progress],
+            [*second, _button("ℹ️ " + t_text(lang, "Details"), data(commitment, "info"))],
+        ]
+    }
+
+
+def undo_keyboard(lang: str, commitment: Commitment) -> dict[str, Any]:
+    """Under a done: Undo (for UNDO_MINUTES; the press is checked on the server), and Details."""
+    return {
+        "inline_keyboard": [
             [
-                _button("📅 " + t_text(lang, "Ask to extend"), data(commitment, "ext")),
+                _button("↩️ " + t_text(lang, "Undo"), data(commitment, "undo")),
                 _button("ℹ️ " + t_text(lang, "Details"), data(commitment, "info")),
-            ],
+            ]
+        ]
+    }
+
+
+def evidence_question_keyboard(lang: str, commitment: Commitment) -> dict[str, Any]:
+    """After a file sent as a reply: is the commitment also done? Nothing is marked done without the answer."""
+    return {
+        "inline_keyboard": [
+            [_button("✅ " + t_text(lang, "Done, with this evidence"), data(commitment, "done"))],
+            [_button("📎 " + t_text(lang, "Only keep the evidence"), data(commitment, "keep"))],
         ]
     }
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from core.i18n import t, t_text
 from storage.models import Kind
-from texts.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, person_label, weekday
+from texts.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, person_label, task_link, weekday
 
 # Longest list in one grouped notice (units without focal point, escalated tasks, unreachable people); the
 # rest are counted (a message stays far below Telegram's 4096 characters even with long names).
@@ -114,7 +114,9 @@ def reminder_text(lang: str, commitment: NoticeCommitment, unit: NoticeUnit, *, 
         "",
         *_details(lang, commitment, day),
         "",
-        t(lang, "Please reply with the buttons below: done, progress, or a request to extend."),
+        t(lang, "Please reply with the buttons below: done, progress, or a request to extend.")
+        if commitment.kind != Kind.LEGAL
+        else t(lang, "Please reply with the buttons below: done or progress (a legal deadline cannot be extended)."),
     ]
     return "\n".join(lines)
 
@@ -180,7 +182,8 @@ def escalation_group_text(
     for item in items[:limit]:
         c = item.commitment
         where = "" if unit is not None else f" — <b>{esc(item.unit.code)}</b>"
-        lines.append(f"• #{c.id} · {esc(c.title)}{where} — {fmt_date(c.due_date)}, {due_phrase(lang, c.due_date, day)}")
+        when = f"{fmt_date(c.due_date)}, {due_phrase(lang, c.due_date, day)}"
+        lines.append(f"• {task_link(c.id)} · {esc(c.title)}{where} — {when}")
     if len(items) > limit:
         lines.append(t(lang, "… and {count} more — /overdue", count=len(items) - limit))
     lines.append("")
@@ -271,3 +274,21 @@ def schedule_lines(lang: str, entries: Sequence[ScheduleEntry], *, tz: ZoneInfo,
         f"{schedule_recipient(lang, e.recipient, has_focal=e.has_focal, kind=e.kind)}"
         for e, i, w in zip(entries, ids, whats, strict=True)
     ]
+
+
+def new_commitments_text(
+    lang: str, unit: NoticeUnit, items: Sequence[NoticeCommitment], *, day: date, limit: int = GROUP_LIST_LIMIT
+) -> str:
+    """To a unit's focal points: what the committee has just registered for the unit (one /add or import)."""
+    lines = [
+        "🆕 " + t(lang, "New tasks for {unit}: {count}", unit=_unit(unit), count=len(items)),
+        t(lang, "The ISO steering committee has registered the following tasks for your unit:"),
+        "",
+    ]
+    for c in items[:limit]:
+        when = f"{fmt_date(c.due_date)} ({kind_label(lang, c.kind)}), {due_phrase(lang, c.due_date, day)}"
+        lines.append(f"• {task_link(c.id)} · {esc(c.title)} — {when}")
+    if len(items) > limit:
+        lines.append(t(lang, "… and {count} more — /tasks", count=len(items) - limit))
+    lines += ["", t(lang, "You will be reminded before each deadline. Details: tap /task_<number>.")]
+    return "\n".join(lines)

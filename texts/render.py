@@ -86,15 +86,24 @@ def legal_deadline_refusal(lang: str, commitment: Commitment) -> str:
     )
 
 
+def task_link(commitment_id: int) -> str:
+    """`#123 /task_123`: the number, and the command Telegram makes tappable (SPEC: every list shows it)."""
+    return f"#{commitment_id} /task_{commitment_id}"
+
+
 def commitment_line(lang: str, commitment: Commitment, unit: Unit, today: date, *, show_unit: bool) -> str:
-    """One line of a list: #id, unit, title, due date and how near it is."""
+    """One line of a list: #id (tappable), unit, title, due date and how near it is (or its closed status)."""
     overdue = commitment.is_open and commitment.due_date < today
-    marker = "🔴" if overdue else ("🟠" if (commitment.due_date - today).days <= 3 else "▫️")
     unit_part = f"<b>{esc(unit.code)}</b> · " if show_unit else ""
-    phrase = due_phrase(lang, commitment.due_date, today)
-    phrase = f"<b>{phrase}</b>" if overdue else phrase
+    if commitment.is_open:
+        marker = "🔴" if overdue else ("🟠" if (commitment.due_date - today).days <= 3 else "▫️")
+        phrase = due_phrase(lang, commitment.due_date, today)
+        phrase = f"<b>{phrase}</b>" if overdue else phrase
+    else:
+        marker = "✅" if commitment.status == Status.DONE else "✖️"
+        phrase = t(lang, STATUS_LABELS[commitment.status.value])
     return (
-        f"{marker} <code>#{commitment.id}</code> {unit_part}{esc(shorten(commitment.title, 120))}\n"
+        f"{marker} {task_link(commitment.id)} {unit_part}{esc(shorten(commitment.title, 120))}\n"
         f"    {t(lang, 'due')} {fmt_date(commitment.due_date)} — {phrase}"
     )
 
@@ -133,6 +142,10 @@ ACTION_LABELS = {
     "extension_requested": N_("asked for an extension"),
     "extension_approved": N_("approved the extension"),
     "extension_rejected": N_("rejected the extension"),
+    "extension_closed": N_("closed the request to extend"),
+    "cancelled": N_("cancelled"),
+    "edited": N_("corrected"),
+    "undone": N_("undid the done"),
 }
 
 
@@ -149,6 +162,7 @@ FIELD_LABELS = {
     "recurrence": N_("recurrence"),
     "name": N_("name"),
     "parent": N_("parent unit"),
+    "ref": N_("reference"),
 }
 STATUS_LABELS = {
     "open": N_("not started"),

@@ -83,7 +83,7 @@ async def test_twelve_overdue_tasks_make_one_escalation_each_and_a_restart_sends
     secretary = await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: header in m.get("text", ""), timeout=15)
     head = await bot.emulator.wait_for_bot_message(HEAD, lambda m: header in m.get("text", ""), timeout=15)
     for cid in ids:
-        assert f"#{cid} · Nhiệm vụ số" in secretary["text"] and f"#{cid} · " in head["text"]
+        assert f"#{cid} /task_{cid} · Nhiệm vụ số" in secretary["text"] and f"#{cid} /task_{cid} · " in head["text"]
     assert "VPB" in secretary["text"] and "Văn phòng Bộ (VPB)" in head["text"]
     # the focal point keeps one reminder per task, with its buttons
     for cid in ids:

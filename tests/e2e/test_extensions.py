@@ -84,7 +84,7 @@ async def test_first_decision_wins_when_two_press_at_once(live: Harness) -> None
     await bot.ask(FOCAL, f"/extend {cid} 30/04/2027 thiếu nhân lực")
     mine, theirs = await _request_for(bot, SECRETARY), await _request_for(bot, ADMIN)
     first, second = await asyncio.gather(
-        bot.emulator.press_button(SECRETARY, mine["message_id"], button(mine, "Từ chối")),
+        bot.emulator.press_button(SECRETARY, mine["message_id"], button(mine, "Phê duyệt")),
         bot.emulator.press_button(ADMIN, theirs["message_id"], button(theirs, "Phê duyệt")),
     )
     answers = [await _answer(bot, first), await _answer(bot, second)]
@@ -106,8 +106,13 @@ async def test_a_rejected_extension_keeps_the_deadline(live: Harness) -> None:
     cid = await _setup(bot)
     await bot.ask(FOCAL, f"/extend {cid} 30/04/2027 chưa đủ nhân lực")
     request = await _request_for(bot, SECRETARY)
-    query = await bot.emulator.press_button(SECRETARY, request["message_id"], button(request, "Từ chối"))
-    assert "Đã ghi nhận" in await _answer(bot, query)
+    await bot.emulator.press_button(SECRETARY, request["message_id"], button(request, "Từ chối"))
+    prompt = await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: "Lý do từ chối" in m.get("text", ""))
+    await bot.emulator.send_message(SECRETARY, "Chưa đủ căn cứ", reply_to_message_id=prompt["message_id"])
+    assert (
+        "Đã ghi nhận"
+        in (await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: "Đã ghi nhận" in m["text"]))["text"]
+    )
     decision = await bot.emulator.wait_for_bot_message(
         FOCAL, lambda m: "không được chấp thuận" in m.get("text", ""), timeout=10
     )
@@ -115,10 +120,14 @@ async def test_a_rejected_extension_keeps_the_deadline(live: Harness) -> None:
     async with bot.db.session() as session:
         item = await session.get(Commitment, cid)
     assert item is not None and item.due_date == date(2027, 3, 15)
-    edited = await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: "đã từ chối" in m.get("text", ""))
-    assert edited["message_id"] == request["message_id"] and not edited.get("reply_markup")
-    # the admin's copy of the request: a later press is told it was decided, and changes nothing
-    other = await _request_for(bot, ADMIN)
-    late = await bot.emulator.press_button(ADMIN, other["message_id"], button(other, "Phê duyệt"))
+    edited = await bot.emulator.wait_for_bot_message(
+        SECRETARY, lambda m: m["message_id"] == request["message_id"] and "đã từ chối" in m.get("text", "")
+    )
+    assert not edited.get("reply_markup") and "Chưa đủ căn cứ" in edited["text"]
+    # the admin's copy of the request shows the decision too, without buttons; a late press (an old client, or
+    # a forged one) is told it was decided, and changes nothing
+    other = await bot.emulator.wait_for_bot_message(ADMIN, lambda m: "đã từ chối" in m.get("text", ""))
+    assert not other.get("reply_markup") and "Chưa đủ căn cứ" in other["text"]
+    late = await bot.emulator.forge_callback(ADMIN, other["message_id"], button(request, "Phê duyệt"))
     assert "trước đó" in await _answer(bot, late)
     assert await count_events(bot, cid, "extension_approved") == 0

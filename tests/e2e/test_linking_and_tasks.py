@@ -118,12 +118,16 @@ async def test_help_lists_exactly_what_each_role_may_run(bot: Harness) -> None:
         return set(re.findall(r"^(/[a-z]+)", text, flags=re.M))
 
     focal_help = await bot.ask(focal, "/help")
-    member = {"/start", "/help", "/lang", "/tasks", "/task", "/done", "/progress", "/note", "/extend"}
-    assert commands(focal_help) == member
-    assert "/task <số> — Chi tiết và lịch sử một nhiệm vụ" in focal_help
-    secretary = commands(await bot.ask(SECRETARY, "/help"))
-    committee = {"/units", "/invite", "/add", "/reopen", "/overdue", "/broadcast", "/digest", "/export"}
-    assert secretary == member | committee
+    member = {"/start", "/help", "/lang", "/tasks", "/task", "/find", "/done", "/progress", "/note", "/extend"}
+    assert commands(focal_help) == member | {"/snooze"}
+    assert "/task <số> (hoặc bấm /task_<số>) — Chi tiết và lịch sử một nhiệm vụ" in focal_help
+    secretary_help = await bot.ask(SECRETARY, "/help")
+    committee = {"/units", "/invite", "/add", "/edit", "/close", "/reopen", "/approve", "/reject", "/overdue"}
+    committee |= {"/broadcast", "/digest", "/export"}
+    assert commands(secretary_help) == member | {"/snooze"} | committee
+    # in the form each may run it: a secretary invites secretaries of a unit, only an admin of the whole register
+    assert "/invite secretary <mã đơn vị>" in secretary_help
+    assert "/invite secretary [mã đơn vị]" in await bot.ask(ADMIN, "/help")
     assert "Chỉ quản trị viên" in await bot.ask(SECRETARY, "/invite secretary")
     admin_invite = await bot.ask(ADMIN, "/invite secretary")
     assert INVITE_LINK.search(admin_invite)
@@ -163,6 +167,10 @@ async def test_malformed_commands_get_the_correct_form(bot: Harness) -> None:
 async def test_command_menu_is_registered_in_both_languages(bot: Harness) -> None:
     vi = {c["command"]: c["description"] for c in bot.emulator.commands(language_code="vi")}
     default = {c["command"]: c["description"] for c in bot.emulator.commands()}
-    assert set(vi) == set(default) == {"start", "help", "lang", "tasks", "task", "done", "progress", "note", "extend"}
-    assert vi["tasks"] == "Nhiệm vụ đang mở, quá hạn trước"
-    assert default["tasks"] == "Open commitments, overdue first"
+    assert (
+        set(vi)
+        == set(default)
+        == {"start", "help", "lang", "tasks", "task", "find", "done", "progress", "note", "extend", "snooze"}
+    )
+    assert vi["tasks"] == "Nhiệm vụ đang mở, quá hạn trước (all: kể cả đã hoàn thành, đã hủy)"
+    assert default["tasks"] == "Open commitments, overdue first (all: with the done and cancelled ones)"

@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.models import Commitment, Evidence, Status
 from tests.e2e.conftest import add_commitment, add_unit
 from tests.e2e.harness import SECRETARY, Clock, Harness, make_harness
+from tests.e2e.test_status_updates import press
 
 INVITE_LINK = re.compile(r"\?start=([A-Za-z0-9_-]+)")
 FOCAL = 200
@@ -57,7 +58,11 @@ async def test_a_file_replying_to_a_reminder_is_evidence(live: Harness) -> None:
     reminder = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: _is_reminder(m, cid), timeout=15)
     assert "Gửi báo cáo đánh giá nội bộ" in reminder["text"] and "13/11/2026" in reminder["text"]
     await bot.emulator.send_document(FOCAL, "bao-cao.pdf", b"%PDF report", reply_to_message_id=reminder["message_id"])
-    await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "minh chứng" in m.get("text", ""), timeout=10)
+    question = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "minh chứng" in m.get("text", ""), timeout=10)
+    async with bot.db.session() as session:
+        item = await session.get(Commitment, cid)
+    assert item is not None and item.status != Status.DONE  # kept, and asked: nothing is done without the answer
+    await press(bot, FOCAL, question, "Đã hoàn thành, kèm minh chứng này")
     async with bot.db.session() as session:
         item = await session.get(Commitment, cid)
         kept = list(await session.scalars(select(Evidence)))
