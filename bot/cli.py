@@ -116,7 +116,7 @@ async def _export(settings: Settings, path: Path) -> int:
         raise Fatal(t_text(lang, "Cannot write {file}: it is a folder", file=path))
     db = await _open_database(settings)
     try:
-        await export_register(db, path, tz=settings.tz, lang=settings.default_language)
+        await export_register(db, path, tz=settings.tz, lang=settings.default_language, now=datetime.now(settings.tz))
     except OSError as error:  # no permission, disk full: one line, no traceback
         raise Fatal(t_text(lang, "Cannot write {file}: {reason}", file=path, reason=error.strerror or error)) from None
     finally:
