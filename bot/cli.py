@@ -127,7 +127,7 @@ async def _export(settings: Settings, path: Path) -> int:
 
 async def _schedule(settings: Settings, days_text: str, now_text: str | None) -> int:
     from core.i18n import t_text
-    from texts.notices import schedule_lines
+    from texts.cli import schedule_table
 
     lang = settings.default_language
     days_text = days_text.strip()
@@ -161,7 +161,7 @@ async def _schedule(settings: Settings, days_text: str, now_text: str | None) ->
         )
     finally:
         await db.dispose()
-    for line in schedule_lines(lang, planned, tz=settings.tz, days=int(days_text)):
+    for line in schedule_table(lang, planned, tz=settings.tz, days=int(days_text), start=now):
         print(line)
     return 0
 
