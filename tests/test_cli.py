@@ -71,9 +71,9 @@ def test_a_bad_row_writes_nothing_and_names_file_line_column(workdir: Path) -> N
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
-        ({"REMINDER_TIME": "8h30"}, "Invalid setting REMINDER_TIME:"),
-        ({"DATABASE_URL": "mysql://localhost/x"}, "Invalid setting DATABASE_URL:"),
-        ({"SECRETARY_IDS": "12,thu-ky"}, "Invalid setting SECRETARY_IDS:"),
+        ({"REMINDER_TIME": "8h30"}, "Thiết lập REMINDER_TIME không hợp lệ:"),
+        ({"DATABASE_URL": "mysql://localhost/x"}, "Thiết lập DATABASE_URL không hợp lệ:"),
+        ({"SECRETARY_IDS": "12,thu-ky"}, "Thiết lập SECRETARY_IDS không hợp lệ:"),
     ],
 )
 def test_a_bad_setting_stops_with_one_line(workdir: Path, env: dict[str, str], needle: str) -> None:
@@ -84,7 +84,36 @@ def test_a_bad_setting_stops_with_one_line(workdir: Path, env: dict[str, str], n
 
 def test_run_without_a_token_says_so(workdir: Path) -> None:
     result = qmsbot("run", cwd=workdir, DATABASE_URL=database(workdir))
-    assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Thiết lập TELEGRAM_BOT_TOKEN không hợp lệ: bắt buộc với qmsbot run (qmsbot sandbox không cần)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "vi", "en"),
+    [
+        (
+            {"WORKING_DAYS_ONLY": "maybe"},
+            "Thiết lập WORKING_DAYS_ONLY không hợp lệ: cần là true hoặc false (đã nhập 'maybe')",
+            "Invalid setting WORKING_DAYS_ONLY: expected true or false (given 'maybe')",
+        ),
+        (
+            {"DIGEST_CRON": "monday 8:00"},
+            "Thiết lập DIGEST_CRON không hợp lệ: 'monday 8:00': cần các ngày và giờ HH:MM",
+            "Invalid setting DIGEST_CRON: 'monday 8:00': expected days and a time HH:MM",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_in_the_operators_language(
+    workdir: Path, env: dict[str, str], vi: str, en: str
+) -> None:
+    for language, expected in (("vi", vi), ("en", en)):
+        result = qmsbot("schedule", cwd=workdir, DATABASE_URL=database(workdir), DEFAULT_LANGUAGE=language, **env)
+        assert result.returncode == 2 and result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
+        assert "Input should" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_file_and_bad_export_name(workdir: Path) -> None:
