@@ -304,6 +304,20 @@ async def _serve(settings: Settings, args: argparse.Namespace, webhook_path: str
     return 0
 
 
+def _log_to_file(path: Path) -> Path:
+    """The sandbox's terminal shows only its address (and errors): what the bot does goes to a file beside its
+    database, so the planner's first lines do not bury the one line the user needs."""
+    root = logging.getLogger()
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    for console in root.handlers:
+        handler.setFormatter(console.formatter)
+        for log_filter in console.filters:
+            handler.addFilter(log_filter)
+        console.setLevel(logging.ERROR)
+    root.addHandler(handler)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -336,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_sandbox(settings, sandbox_runner(), db_path=args.db)
             from sandbox.demo.webchat import run_webchat
 
-            return run_webchat(settings, sandbox_runner(), db_path=args.db, port=args.port)
+            log_path = _log_to_file(args.db.with_suffix(".log"))
+            return run_webchat(settings, sandbox_runner(), db_path=args.db, port=args.port, log_path=log_path)
     except Fatal as error:
         print(error, file=sys.stderr)
         return 2

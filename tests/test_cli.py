@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,35 @@ def test_schedule_into_a_closed_pipe_ends_quietly(workdir: Path) -> None:
     )
     assert len(pipeline.stdout.strip().splitlines()) == 1
     assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr, pipeline.stderr
+
+
+def test_the_sandbox_prints_its_address_last_and_nothing_else(workdir: Path) -> None:
+    """`qmsbot sandbox`: the terminal shows what it is, then the address alone on the last line; the bot's own
+    log (the planner's first ticks) goes to a file beside the database, and Ctrl+C ends it quietly."""
+    import signal
+    import time
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "ADMIN_"))}
+    environment.update({"PYTHONPATH": str(ROOT), "DEFAULT_LANGUAGE": "vi"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "sandbox", "--port", "0", "--db", str(workdir / "sandbox.db")],
+        cwd=workdir,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        time.sleep(5)  # the planner ticks every 2 s in the sandbox: it has logged by now
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=30)
+    assert rest == "" and errors == "", (rest, errors)
+    assert lines[0].startswith("Sandbox đang chạy") and "sandbox.log" in lines[0]
+    assert lines[1].startswith("Mở địa chỉ này trong trình duyệt")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\n", lines[2]), lines
+    log = (workdir / "sandbox.log").read_text(encoding="utf-8")
+    assert "scheduler.planner" in log
+    assert "apscheduler" not in log.lower() and "per_message" not in log

@@ -41,6 +41,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from core.i18n import t_text
 from core.settings import Settings
 from sandbox.demo.world import BotRunner, Persona, World, start_world
 from sandbox.emulator.state import EmulatorError, Json
@@ -440,15 +441,34 @@ async def start_webchat(world: World, *, host: str = "127.0.0.1", port: int = DE
     return WebChat(app, runner, f"http://{shown}:{bound}/")
 
 
-async def _main(settings: Settings, runner: BotRunner, db_path: Path, port: int) -> int:
+async def _main(settings: Settings, runner: BotRunner, db_path: Path, port: int, log_path: Path | None) -> int:
+    lang = settings.default_language
     world = await start_world(settings, db_path=db_path, runner=runner)
     try:
         try:
             chat = await start_webchat(world, port=port)
         except OSError as error:
-            print(f"Cannot listen on 127.0.0.1:{port}: {error.strerror or error} (try --port)", file=sys.stderr)
+            print(
+                t_text(
+                    lang,
+                    "Cannot listen on 127.0.0.1:{port}: {reason} (try --port)",
+                    port=port,
+                    reason=error.strerror or error,
+                ),
+                file=sys.stderr,
+            )
             return 2
-        print(f"The sandbox is running: open {chat.url} in a browser. Stop it with Ctrl+C.", flush=True)
+        # The address comes last and alone on its line: what the user looks for, and what a terminal makes a link.
+        if log_path is not None:
+            print(
+                t_text(
+                    lang, "The sandbox is running: the real bot against an emulated Telegram. Log: {log}.", log=log_path
+                )
+            )
+        else:
+            print(t_text(lang, "The sandbox is running: the real bot against an emulated Telegram."))
+        print(t_text(lang, "Open this address in a browser (Ctrl+C stops the sandbox):"))
+        print(chat.url, flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -463,8 +483,11 @@ async def _main(settings: Settings, runner: BotRunner, db_path: Path, port: int)
     return 0
 
 
-def run_webchat(settings: Settings, runner: BotRunner, *, db_path: Path, port: int = DEFAULT_PORT) -> int:
-    """`qmsbot sandbox`: the world and its web chat until Ctrl+C."""
+def run_webchat(
+    settings: Settings, runner: BotRunner, *, db_path: Path, port: int = DEFAULT_PORT, log_path: Path | None = None
+) -> int:
+    """`qmsbot sandbox`: the world and its web chat until Ctrl+C (`log_path`: where the bot's log goes, if
+    not to the terminal)."""
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_main(settings, runner, db_path, port))
+        return asyncio.run(_main(settings, runner, db_path, port, log_path))
     return 0
