@@ -22,7 +22,7 @@ from bot.jobs import install_jobs, notify_outbox
 from bot.ratelimit import TelegramRateLimiter
 from core.i18n import normalise_language, t, t_text
 from core.settings import Settings
-from handlers import add, buttons, fallback, membership, status
+from handlers import add, buttons, fallback, membership, start, status
 from handlers.commands import Audience, menu
 from handlers.context import CONTEXT_TYPES, BotApplication, Context
 from handlers.routes import COMMANDS
@@ -94,6 +94,7 @@ def register_handlers(application: BotApplication) -> None:
             application.add_handler(handler)
     application.add_handler(CommandHandler("cancel", add.nothing_to_cancel))
     application.add_handler(MessageHandler((f.Document.ALL | f.PHOTO) & f.ChatType.PRIVATE, status.evidence_message))
+    application.add_handler(start.language_handler())  # anyone's own language, strangers too
     application.add_handler(CallbackQueryHandler(buttons.on_button))
     application.add_handler(MessageHandler(f.COMMAND, fallback.unknown_command))
     application.add_handler(MessageHandler(f.TEXT & f.ChatType.PRIVATE, fallback.plain_text))

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.logs import configure_logging
+from core.i18n import t_text
 from core.settings import Settings, SettingsError, load_settings
 from storage.db import Database
 
@@ -81,7 +82,9 @@ async def _open_database(settings: Settings) -> Database:
         if db is not None:
             await db.dispose()
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise Fatal(f"Cannot open the database at DATABASE_URL: {reason}") from None
+        raise Fatal(
+            t_text(settings.default_language, "Cannot open the database at DATABASE_URL: {reason}", reason=reason)
+        ) from None
     return db
 
 
@@ -127,7 +130,7 @@ async def _export(settings: Settings, path: Path) -> int:
         raise Fatal(t_text(lang, "Cannot write {file}: it is a folder", file=path))
     db = await _open_database(settings)
     try:
-        await export_register(db, path, tz=settings.tz, lang=settings.default_language)
+        await export_register(db, path, tz=settings.tz, lang=settings.default_language, now=datetime.now(settings.tz))
     except OSError as error:  # no permission, disk full: one line, no traceback
         raise Fatal(t_text(lang, "Cannot write {file}: {reason}", file=path, reason=error.strerror or error)) from None
     finally:
@@ -138,7 +141,7 @@ async def _export(settings: Settings, path: Path) -> int:
 
 async def _schedule(settings: Settings, days_text: str, now_text: str | None) -> int:
     from core.i18n import t_text
-    from texts.notices import schedule_lines
+    from texts.cli import schedule_table
 
     lang = settings.default_language
     days_text = days_text.strip()
@@ -172,7 +175,7 @@ async def _schedule(settings: Settings, days_text: str, now_text: str | None) ->
         )
     finally:
         await db.dispose()
-    for line in schedule_lines(lang, planned, tz=settings.tz, days=int(days_text)):
+    for line in schedule_table(lang, planned, tz=settings.tz, days=int(days_text), start=now):
         print(line)
     return 0
 
@@ -180,7 +183,7 @@ async def _schedule(settings: Settings, days_text: str, now_text: str | None) ->
 async def _upgrade(settings: Settings) -> int:
     db = await _open_database(settings)
     await db.dispose()
-    print("database is up to date")
+    print(t_text(settings.default_language, "The database is up to date."))
     return 0
 
 
@@ -194,31 +197,73 @@ async def _backup(settings: Settings, target: Path) -> int:
         raise Fatal(str(error)) from None
     finally:
         await db.dispose()
-    print(f"{target} ({size:,} bytes)")
+    print(
+        t_text(
+            settings.default_language,
+            "{file} ({size} bytes)",
+            file=target,
+            size=_thousands(size, settings.default_language),
+        )
+    )
     return 0
 
 
+def _thousands(number: int, lang: str) -> str:
+    """12,345 in English, 12.345 in Vietnamese."""
+    return f"{number:,}".replace(",", ".") if lang == "vi" else f"{number:,}"
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
+    lang = settings.default_language
     if not settings.telegram_bot_token:
-        raise Fatal("Invalid setting TELEGRAM_BOT_TOKEN: required for qmsbot run (qmsbot sandbox needs none)")
+        raise Fatal(
+            t_text(
+                lang,
+                "Invalid setting {name}: {reason}",
+                name="TELEGRAM_BOT_TOKEN",
+                reason=t_text(lang, "required for qmsbot run (qmsbot sandbox needs none)"),
+            )
+        )
     webhook_path = None
     if args.webhook:
         if not settings.webhook_secret:
-            raise Fatal("Invalid setting WEBHOOK_SECRET: required with --webhook (the same on every instance)")
+            raise Fatal(
+                t_text(
+                    lang,
+                    "Invalid setting {name}: {reason}",
+                    name="WEBHOOK_SECRET",
+                    reason=t_text(lang, "required with --webhook (the same on every instance)"),
+                )
+            )
         parsed = urlsplit(args.webhook)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise Fatal(f"Invalid --webhook {args.webhook!r}: expected a URL such as https://bot.example.org/hook")
+            raise Fatal(
+                t_text(
+                    lang,
+                    "Invalid --webhook {value}: expected a URL such as https://bot.example.org/hook",
+                    value=repr(args.webhook),
+                )
+            )
         webhook_path = parsed.path or "/"
         if webhook_path in ("/healthz", "/metrics"):
-            raise Fatal(f"Invalid --webhook {args.webhook!r}: {webhook_path} is the health/metrics path")
+            raise Fatal(
+                t_text(
+                    lang,
+                    "Invalid --webhook {value}: {path} is the health/metrics path",
+                    value=repr(args.webhook),
+                    path=webhook_path,
+                )
+            )
     for name in ("port", "health_port"):
         port = getattr(args, name)
         if port is not None and not 1 <= port <= 65535:
-            raise Fatal(f"Invalid --{name.replace('_', '-')} {port}: expected 1-65535")
+            raise Fatal(
+                t_text(lang, "Invalid --{option} {value}: expected 1-65535", option=name.replace("_", "-"), value=port)
+            )
     try:
         return asyncio.run(_serve(settings, args, webhook_path))
     except OSError as error:  # the port is taken, the address is not ours
-        raise Fatal(f"Cannot listen: {error.strerror or error}") from None
+        raise Fatal(t_text(lang, "Cannot listen: {reason}", reason=error.strerror or error)) from None
 
 
 async def _serve(settings: Settings, args: argparse.Namespace, webhook_path: str | None) -> int:
@@ -270,6 +315,20 @@ async def _serve(settings: Settings, args: argparse.Namespace, webhook_path: str
     return 0
 
 
+def _log_to_file(path: Path) -> Path:
+    """The sandbox's terminal shows only its address (and errors): what the bot does goes to a file beside its
+    database, so the planner's first lines do not bury the one line the user needs."""
+    root = logging.getLogger()
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    for console in root.handlers:
+        handler.setFormatter(console.formatter)
+        for log_filter in console.filters:
+            handler.addFilter(log_filter)
+        console.setLevel(logging.ERROR)
+    root.addHandler(handler)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -302,7 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_sandbox(settings, sandbox_runner(), db_path=args.db)
             from sandbox.demo.webchat import run_webchat
 
-            return run_webchat(settings, sandbox_runner(), db_path=args.db, port=args.port)
+            log_path = _log_to_file(args.db.with_suffix(".log"))
+            return run_webchat(settings, sandbox_runner(), db_path=args.db, port=args.port, log_path=log_path)
     except Fatal as error:
         print(error, file=sys.stderr)
         return 2

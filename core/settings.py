@@ -1,6 +1,7 @@
 """Settings from the environment and `.env` (SPEC "Settings").
 
-A wrong setting stops the start with one line that names it: see `load_settings`.
+A wrong setting stops the start with one line that names it, in the operator's language (DEFAULT_LANGUAGE,
+Vietnamese first): see `load_settings`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.dates import parse_date
-from core.i18n import LANGUAGES
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, t_text
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class SettingsError(Exception):
     """A setting is missing or wrong; the message is one line naming it."""
+
+
+class SettingProblem(ValueError):
+    """Why a value is wrong, as a msgid and its params: translated when the operator is told."""
+
+    def __init__(self, msgid: str, /, **params: object) -> None:
+        super().__init__(msgid.format(**params) if params else msgid)
+        self.msgid = msgid
+        self.params = params
 
 
 def _split(value: Any) -> list[str]:
@@ -42,14 +52,20 @@ class DigestSchedule:
     def parse(cls, text: str) -> DigestSchedule:
         match = re.fullmatch(r"\s*([a-zA-Z,\s]+?)\s+(\d{2}):(\d{2})\s*", text)
         if not match:
-            raise ValueError(f"{text.strip()!r}: expected days and a time HH:MM, e.g. 'mon 08:00' or 'mon,thu 07:30'")
+            raise SettingProblem(
+                N_("{value}: expected days and a time HH:MM, e.g. 'mon 08:00' or 'mon,thu 07:30'"),
+                value=repr(text.strip()),
+            )
         days = [d.strip().lower() for d in match.group(1).split(",") if d.strip()]
         # Exactly the three-letter names: "monday" or "thứ 2" must not pass as something else silently.
         if not days or any(d not in WEEKDAYS for d in days):
-            raise ValueError(f"{text.strip()!r}: days must be among mon,tue,wed,thu,fri,sat,sun, e.g. 'mon 08:00'")
+            raise SettingProblem(
+                N_("{value}: days must be among mon,tue,wed,thu,fri,sat,sun, e.g. 'mon 08:00'"),
+                value=repr(text.strip()),
+            )
         hour, minute = int(match.group(2)), int(match.group(3))
         if hour > 23 or minute > 59:
-            raise ValueError("time must be HH:MM between 00:00 and 23:59")
+            raise SettingProblem(N_("time must be HH:MM between 00:00 and 23:59"))
         return cls(tuple(sorted({WEEKDAYS.index(d) for d in days})), time(hour, minute))
 
     def __str__(self) -> str:
@@ -110,7 +126,7 @@ class Settings(BaseSettings):
         if value is None or str(value).strip() == "":
             return None
         if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", str(value).strip()):
-            raise ValueError("expected the form 123456789:AAE… given by @BotFather")
+            raise SettingProblem(N_("expected the form 123456789:AAE… given by @BotFather"))
         return str(value).strip()
 
     @field_validator("webhook_secret", mode="before")
@@ -119,7 +135,7 @@ class Settings(BaseSettings):
         if value is None or str(value).strip() == "":
             return None
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(value).strip()):
-            raise ValueError("expected 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule for secret_token)")
+            raise SettingProblem(N_("expected 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule for secret_token)"))
         return str(value).strip()
 
     @field_validator("telegram_api_base_url", mode="before")
@@ -127,7 +143,7 @@ class Settings(BaseSettings):
     def _base_url(cls, value: Any) -> Any:
         text = str(value).strip().rstrip("/")
         if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", text):
-            raise ValueError("expected an http(s) URL such as https://api.telegram.org")
+            raise SettingProblem(N_("expected an http(s) URL such as https://api.telegram.org"))
         return text
 
     @field_validator("database_url", mode="before")
@@ -135,7 +151,7 @@ class Settings(BaseSettings):
     def _database_url(cls, value: Any) -> Any:
         text = str(value).strip()
         if not (text.startswith("sqlite+aiosqlite://") or text.startswith("postgresql+asyncpg://")):
-            raise ValueError("expected sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
+            raise SettingProblem(N_("expected sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB"))
         return text
 
     @field_validator("timezone", mode="before")
@@ -144,7 +160,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(str(value).strip())
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+            raise SettingProblem(N_("unknown time zone {value}"), value=repr(value)) from exc
         return str(value).strip()
 
     @field_validator("admin_ids", "secretary_ids", mode="before")
@@ -153,7 +169,7 @@ class Settings(BaseSettings):
         ids = []
         for part in _split(value):
             if not re.fullmatch(r"-?\d+", part):
-                raise ValueError(f"{part!r} is not a Telegram user id (a whole number)")
+                raise SettingProblem(N_("{value} is not a Telegram user id (a whole number)"), value=repr(part))
             ids.append(int(part))
         return ids
 
@@ -163,7 +179,7 @@ class Settings(BaseSettings):
         days = []
         for part in _split(value):
             if not re.fullmatch(r"\d+", part) or int(part) > 3650:
-                raise ValueError(f"{part!r} is not a number of days (0-3650)")
+                raise SettingProblem(N_("{value} is not a number of days (0-3650)"), value=repr(part))
             days.append(int(part))
         return sorted(set(days), reverse=True)
 
@@ -175,7 +191,7 @@ class Settings(BaseSettings):
             try:
                 dates.append(parse_date(part))
             except ValueError as exc:
-                raise ValueError(f"{part!r} is not a date (DD/MM/YYYY or YYYY-MM-DD)") from exc
+                raise SettingProblem(N_("{value} is not a date (DD/MM/YYYY or YYYY-MM-DD)"), value=repr(part)) from exc
         return dates
 
     @field_validator("reminder_time", mode="before")
@@ -185,7 +201,7 @@ class Settings(BaseSettings):
             return value
         match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(value))
         if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-            raise ValueError(f"{value!r} is not a time of day HH:MM")
+            raise SettingProblem(N_("{value} is not a time of day HH:MM"), value=repr(value))
         return time(int(match.group(1)), int(match.group(2)))
 
     @field_validator("default_language", mode="before")
@@ -193,7 +209,7 @@ class Settings(BaseSettings):
     def _language(cls, value: Any) -> Any:
         text = str(value).strip().lower()
         if text not in LANGUAGES:
-            raise ValueError(f"expected one of {', '.join(LANGUAGES)}")
+            raise SettingProblem(N_("expected one of {choices}"), choices=", ".join(LANGUAGES))
         return text
 
     @field_validator("log_format", mode="before")
@@ -201,7 +217,7 @@ class Settings(BaseSettings):
     def _log_format(cls, value: Any) -> Any:
         text = str(value).strip().lower()
         if text not in ("text", "json"):
-            raise ValueError("expected text or json")
+            raise SettingProblem(N_("expected text or json"))
         return text
 
     @field_validator("log_level", mode="before")
@@ -209,7 +225,7 @@ class Settings(BaseSettings):
     def _log_level(cls, value: Any) -> Any:
         text = str(value).strip().upper()
         if text not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+            raise SettingProblem(N_("expected DEBUG, INFO, WARNING, ERROR or CRITICAL"))
         return text
 
     @field_validator("digest_chat_id", mode="before")
@@ -218,7 +234,7 @@ class Settings(BaseSettings):
         if value is None or str(value).strip() == "":
             return None
         if not re.fullmatch(r"-?\d+", str(value).strip()):
-            raise ValueError(f"{value!r} is not a Telegram chat id (a whole number)")
+            raise SettingProblem(N_("{value} is not a Telegram chat id (a whole number)"), value=repr(value))
         return int(str(value).strip())
 
     @field_validator("digest_cron", mode="before")
@@ -234,46 +250,73 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings, turning any validation error into one line naming the setting."""
+    """Build the settings, turning any validation error into one line naming the setting, in the operator's
+    language (DEFAULT_LANGUAGE when it is itself valid, else Vietnamese)."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-        message = _plain(error)
-        raise SettingsError(f"Invalid setting {name}: {message}") from None
+        lang = _operator_language(overrides)
+        raise SettingsError(
+            t_text(lang, "Invalid setting {name}: {reason}", name=name, reason=_plain(error, lang))
+        ) from None
+
+
+class _LanguageOnly(BaseSettings):
+    """DEFAULT_LANGUAGE alone, read as Settings reads it: the language to report the other settings' errors in."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
+    default_language: str = DEFAULT_LANGUAGE
+
+
+def _operator_language(overrides: dict[str, Any]) -> str:
+    value = overrides.get("default_language")
+    if value is None:
+        try:
+            value = _LanguageOnly(**{k: v for k, v in overrides.items() if k == "_env_file"}).default_language
+        except (ValidationError, OSError, UnicodeDecodeError):  # an unreadable .env is reported in Vietnamese
+            value = DEFAULT_LANGUAGE
+    text = str(value).strip().lower()
+    return text if text in LANGUAGES else DEFAULT_LANGUAGE
 
 
 # pydantic's own wording ("Input should be a valid boolean, unable to interpret input") names its internals;
 # the operator gets what the setting expects and what was given.
 _EXPECTED = {
-    "bool_parsing": "expected true or false",
-    "bool_type": "expected true or false",
-    "int_parsing": "expected a whole number",
-    "int_type": "expected a whole number",
-    "int_from_float": "expected a whole number",
-    "float_parsing": "expected a number",
-    "float_type": "expected a number",
-    "time_parsing": "expected a time HH:MM",
-    "time_type": "expected a time HH:MM",
-    "missing": "required",
+    "bool_parsing": N_("expected true or false"),
+    "bool_type": N_("expected true or false"),
+    "int_parsing": N_("expected a whole number"),
+    "int_type": N_("expected a whole number"),
+    "int_from_float": N_("expected a whole number"),
+    "float_parsing": N_("expected a number"),
+    "float_type": N_("expected a number"),
+    "time_parsing": N_("expected a time HH:MM"),
+    "time_type": N_("expected a time HH:MM"),
+    "missing": N_("required"),
+}
+_BOUNDS = {
+    "greater_than_equal": N_("must be at least {limit}"),
+    "greater_than": N_("must be more than {limit}"),
+    "less_than_equal": N_("must be at most {limit}"),
+    "less_than": N_("must be less than {limit}"),
 }
 
 
-def _plain(error: Any) -> str:
+def _plain(error: Any, lang: str) -> str:
     kind = str(error.get("type", ""))
     given = error.get("input")
-    shown = f" (given {given!r})" if isinstance(given, (str, int, float)) and kind != "missing" else ""
     ctx = error.get("ctx") or {}
+    problem = ctx.get("error")
+    if isinstance(problem, SettingProblem):  # our validators say it themselves
+        return t_text(lang, problem.msgid, **problem.params)
+    shown = (
+        t_text(lang, " (given {value})", value=repr(given))
+        if isinstance(given, (str, int, float)) and kind != "missing"
+        else ""
+    )
     if kind in _EXPECTED:
-        return _EXPECTED[kind] + shown
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        bounds = {
-            "greater_than_equal": "at least",
-            "greater_than": "more than",
-            "less_than_equal": "at most",
-            "less_than": "less than",
-        }
-        limit = next(iter(ctx.values()), "?")
-        return f"must be {bounds[kind]} {limit}{shown}"
-    return str(error.get("msg", "")).removeprefix("Value error, ")
+        return t_text(lang, _EXPECTED[kind]) + shown
+    if kind in _BOUNDS:
+        return t_text(lang, _BOUNDS[kind], limit=next(iter(ctx.values()), "?")) + shown
+    return t_text(lang, "not a valid value") + shown  # never pydantic's English

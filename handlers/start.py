@@ -1,20 +1,33 @@
-"""/start (with an invite code: linking), /help and /lang."""
+"""/start (with an invite code: linking), /help and /lang (with no argument: a button per language)."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-from telegram import BotCommandScopeChat
+from telegram import BotCommandScopeChat, Update
 from telegram.error import TelegramError
+from telegram.ext import CallbackQueryHandler
 
-from core.i18n import LANGUAGES, N_
-from handlers.base import Request, UsageError, command, refreshed_actor
+from core.i18n import LANGUAGES, N_, t_text
+from handlers.base import (
+    Request,
+    UsageError,
+    answer,
+    build_request,
+    command,
+    edit_pressed,
+    inline_markup,
+    refreshed_actor,
+)
 from handlers.commands import Audience, audience_of, commands_for, menu
+from handlers.context import Context
 from storage.invites import Redeem, redeem_invite
 from storage.members import set_language
-from storage.models import Role
+from storage.models import Role, Unit
+from storage.register import units_by_id
 from texts.render import esc
+from texts.start import LANGUAGE_CALLBACK, language_keyboard, language_question, parse_language_press, welcome_units
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +68,36 @@ async def show_committee_menu(req: Request) -> None:
         log.warning("could not set the committee menu for %s: %s", req.chat_id, error)
 
 
+async def units_by_role(req: Request) -> dict[Role, list[Unit]]:
+    """The sender's units, by the role held there (focal, head), in code order."""
+    async with req.services.db.session() as session:
+        units = await units_by_id(session, unit_ids=req.actor.unit_ids)
+    roles: dict[Role, list[Unit]] = {}
+    for unit_id, held in req.actor.unit_roles.items():
+        for role in held:
+            if unit_id in units:
+                roles.setdefault(role, []).append(units[unit_id])
+    for listed in roles.values():
+        listed.sort(key=lambda unit: unit.code_key)
+    return roles
+
+
 @command("start")
 async def start(req: Request) -> None:
-    """Welcome; `/start CODE` (from an invite link) links the sender to a unit or to the committee."""
+    """Welcome (naming the sender's units); `/start CODE` (from an invite link) links the sender to a unit or to
+    the committee."""
     if len(req.args) > 1:
         raise UsageError(req.command("start"), "Too many words after /{command}.", command="start")
     if not req.args:
         await show_committee_menu(req)
-        await req.reply(
-            req.tr("Hello {name}! I am the ISO committee's reminder bot.", name=esc(req.actor.name))
-            + "\n"
-            + role_phrase(req)
-            + "\n"
-            + req.tr("Send /help to see what you can do.")
-        )
+        lines = [req.tr("Hello {name}! I am the ISO committee's reminder bot.", name=esc(req.actor.name))]
+        named = welcome_units(req.lang, await units_by_role(req)) if req.actor.unit_roles else []
+        # A focal point or head reads which units are theirs; a secretary's role comes first when they have both.
+        if req.actor.is_committee or not named:
+            lines.append(role_phrase(req))
+        lines += named
+        lines.append(req.tr("Send /help to see what you can do."))
+        await req.reply("\n".join(lines))
         return
     code = req.args[0]
     if not INVITE_CODE.fullmatch(code):
@@ -113,11 +142,45 @@ async def help_command(req: Request) -> None:
 
 @command("lang")
 async def lang(req: Request) -> None:
+    """`/lang vi|en`; with no argument, a button per language."""
     spec = req.command("lang")
+    if not req.args:
+        await req.reply(language_question(req.lang), reply_markup=inline_markup(language_keyboard(req.lang)))
+        return
     if len(req.args) != 1 or req.args[0].lower() not in LANGUAGES:
         raise UsageError(spec, "Choose vi (Tiếng Việt) or en (English).")
-    choice = req.args[0].lower()
+    await choose_language(req, req.args[0].lower())
+    await req.reply(req.tr("From now on I will write to you in English."))
+
+
+async def choose_language(req: Request, choice: str) -> None:
     async with req.services.db.session() as session:
         await set_language(session, telegram_id=req.actor.telegram_id, language=choice)
     req.lang = choice
-    await req.reply(req.tr("From now on I will write to you in English."))
+    await show_committee_menu(req)  # the committee's own menu follows the language too
+
+
+async def language_press(update: Update, context: Context) -> None:
+    """A /lang button: anyone may choose their own language (strangers too); anything else in `lang:` is refused."""
+    query = update.callback_query
+    if query is None or update.effective_user is None:
+        return
+    req = await build_request(update, context)
+    choice = parse_language_press(query.data)
+    if choice is None:
+        await answer(
+            query,
+            t_text(req.lang, "This button is not valid any more.")
+            + " "
+            + t_text(req.lang, "Choose vi (Tiếng Việt) or en (English)."),
+            alert=True,
+        )
+        return
+    await choose_language(req, choice)
+    await answer(query, t_text(choice, "From now on I will write to you in English."))
+    await edit_pressed(query, req.tr("From now on I will write to you in English."))
+
+
+def language_handler() -> CallbackQueryHandler[Context, None]:
+    """Registered before the commitment buttons' handler, which answers only members."""
+    return CallbackQueryHandler(language_press, pattern=f"^{LANGUAGE_CALLBACK}")

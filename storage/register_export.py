@@ -1,13 +1,15 @@
 """Exporting the register (SPEC "Register files", `qmsbot export FILE.xlsx`, `/export`).
 
-One .xlsx in the import layout (it imports back unchanged) plus statuses and a `history` sheet, streamed.
+One .xlsx, streamed: first a sheet for people ("Tổng hợp" / "Summary", in the exporter's language: headers and
+statuses in words, real dates, days overdue, unit names, an autofilter, a frozen header), then the machine
+sheets in the import layout (they import back unchanged) with statuses and a `history` sheet.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -23,7 +25,7 @@ from sqlalchemy.orm import aliased
 
 from core.i18n import N_, t_text
 from storage.db import Database
-from storage.models import Commitment, Event, Person, Status, Unit
+from storage.models import Commitment, Event, Kind, Person, Status, Unit
 from storage.register_files import COMMITMENT_COLUMNS, UNIT_COLUMNS
 
 BATCH = 2000
@@ -50,12 +52,43 @@ STATUS_LABELS = {
 }
 
 DATE_FORMAT = "DD/MM/YYYY"
+DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+
+SUMMARY_SHEET = N_("Summary")
+# The people's sheet: (header, column width). Its order is that of `summary_row` below.
+SUMMARY_COLUMNS = (
+    (N_("No."), 7),
+    (N_("Unit"), 34),
+    (N_("Unit code"), 11),
+    (N_("Commitment"), 60),
+    (N_("Kind"), 10),
+    (N_("Deadline"), 12),
+    (N_("Status"), 18),
+    (N_("Progress (%)"), 10),
+    (N_("Days overdue"), 10),
+    (N_("Legal basis"), 20),
+    (N_("Source"), 20),
+    (N_("Last update"), 17),
+    (N_("Done on"), 17),
+)
+KIND_WORDS = {Kind.LEGAL: N_("Legal"), Kind.INTERNAL: N_("Internal")}
+DONE_LATE = N_("done late")
+OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
 
 
 async def export_register(
-    db: Database, path_or_buffer: str | Path | IO[bytes], *, tz: ZoneInfo, lang: str = "vi"
+    db: Database,
+    path_or_buffer: str | Path | IO[bytes],
+    *,
+    tz: ZoneInfo,
+    lang: str = "vi",
+    now: datetime | None = None,
 ) -> None:
-    """Write the whole register to an .xlsx file (a path, or a binary file object such as BytesIO)."""
+    """Write the whole register to an .xlsx file (a path, or a binary file object such as BytesIO).
+
+    `now` dates the days overdue of the people's sheet (the clock when not given).
+    """
+    today = (now or datetime.now(tz)).astimezone(tz).date()
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
 
@@ -74,6 +107,12 @@ async def export_register(
     def local(value: datetime | None) -> str:
         return value.astimezone(tz).strftime("%d/%m/%Y %H:%M") if value else ""
 
+    summary_sheet = workbook.create_sheet(t_text(lang, SUMMARY_SHEET))
+    header(
+        summary_sheet,
+        [t_text(lang, name) for name, _ in SUMMARY_COLUMNS],
+        [width for _, width in SUMMARY_COLUMNS],
+    )
     units_sheet = workbook.create_sheet("units")
     commitments_sheet = workbook.create_sheet("commitments")
     history_sheet = workbook.create_sheet("history")
@@ -115,6 +154,58 @@ async def export_register(
     )
 
     status_texts = {status: t_text(lang, msgid) for status, msgid in STATUS_LABELS.items()}
+    done_late = t_text(lang, DONE_LATE)
+    kind_texts = {kind: t_text(lang, msgid) for kind, msgid in KIND_WORDS.items()}
+
+    summary_query = (
+        select(
+            Commitment.id,
+            Unit.name,
+            Unit.code,
+            Commitment.title,
+            Commitment.kind,
+            Commitment.due_date,
+            Commitment.status,
+            Commitment.progress,
+            Commitment.legal_basis,
+            Commitment.source,
+            Commitment.updated_at,
+            Commitment.done_at,
+        )
+        .join(Unit, Commitment.unit_id == Unit.id)
+        .order_by(Unit.code_key, Commitment.due_date, Commitment.id)
+    )
+
+    def dated(value: date | datetime | None, number_format: str) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, datetime):  # a spreadsheet has no time zones: the local wall-clock time
+            value = value.astimezone(tz).replace(tzinfo=None)
+        cell = WriteOnlyCell(summary_sheet, value=value)
+        cell.number_format = number_format
+        return cell
+
+    def summary_row(row: Any) -> list[Any]:
+        cid, unit_name, code, title, kind, due, status, progress, basis, source, updated, done = row
+        status_text = status_texts.get(status, str(status))
+        if status is Status.DONE and done is not None and done.astimezone(tz).date() > due:
+            status_text = done_late
+        overdue = (today - due).days if status in OPEN_STATUSES and due < today else None
+        return [
+            cid,
+            unit_name,
+            code,
+            title,
+            kind_texts.get(kind, str(kind)),
+            dated(due, DATE_FORMAT),
+            status_text,
+            progress,
+            overdue,
+            basis,
+            source,
+            dated(updated, DATETIME_FORMAT),
+            dated(done, DATETIME_FORMAT),
+        ]
 
     def commitment_row(row: Any) -> list[Any]:
         ref, code, title, kind, due, basis, source, rule, status, progress, updated, done, cid = row
@@ -171,10 +262,16 @@ async def export_register(
             async for partition in result.partitions(BATCH):
                 yield partition
 
-        async def fill(sheet: WriteOnlyWorksheet, query: Select[Any], convert: Callable[[Any], list[Any]]) -> None:
+        async def fill(sheet: WriteOnlyWorksheet, query: Select[Any], convert: Callable[[Any], list[Any]]) -> int:
+            count = 0
             async for batch in rows(query):
+                count += len(batch)
                 await asyncio.to_thread(_append, sheet, [convert(row) for row in batch])
+            return count
 
+        summarised = await fill(summary_sheet, summary_query, summary_row)
+        # The filter's range is written at the sheet's end, so it can be set once the rows are known.
+        summary_sheet.auto_filter.ref = f"A1:{get_column_letter(len(SUMMARY_COLUMNS))}{summarised + 1}"
         await fill(units_sheet, units_query, unit_row)
         await fill(commitments_sheet, commitments_query, commitment_row)
         await fill(history_sheet, history_query, history_row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,9 +72,9 @@ def test_a_bad_row_writes_nothing_and_names_file_line_column(workdir: Path) -> N
 @pytest.mark.parametrize(
     ("env", "needle"),
     [
-        ({"REMINDER_TIME": "8h30"}, "Invalid setting REMINDER_TIME:"),
-        ({"DATABASE_URL": "mysql://localhost/x"}, "Invalid setting DATABASE_URL:"),
-        ({"SECRETARY_IDS": "12,thu-ky"}, "Invalid setting SECRETARY_IDS:"),
+        ({"REMINDER_TIME": "8h30"}, "Thiết lập REMINDER_TIME không hợp lệ:"),
+        ({"DATABASE_URL": "mysql://localhost/x"}, "Thiết lập DATABASE_URL không hợp lệ:"),
+        ({"SECRETARY_IDS": "12,thu-ky"}, "Thiết lập SECRETARY_IDS không hợp lệ:"),
     ],
 )
 def test_a_bad_setting_stops_with_one_line(workdir: Path, env: dict[str, str], needle: str) -> None:
@@ -84,7 +85,36 @@ def test_a_bad_setting_stops_with_one_line(workdir: Path, env: dict[str, str], n
 
 def test_run_without_a_token_says_so(workdir: Path) -> None:
     result = qmsbot("run", cwd=workdir, DATABASE_URL=database(workdir))
-    assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Thiết lập TELEGRAM_BOT_TOKEN không hợp lệ: bắt buộc với qmsbot run (qmsbot sandbox không cần)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "vi", "en"),
+    [
+        (
+            {"WORKING_DAYS_ONLY": "maybe"},
+            "Thiết lập WORKING_DAYS_ONLY không hợp lệ: cần là true hoặc false (đã nhập 'maybe')",
+            "Invalid setting WORKING_DAYS_ONLY: expected true or false (given 'maybe')",
+        ),
+        (
+            {"DIGEST_CRON": "monday 8:00"},
+            "Thiết lập DIGEST_CRON không hợp lệ: 'monday 8:00': cần các ngày và giờ HH:MM",
+            "Invalid setting DIGEST_CRON: 'monday 8:00': expected days and a time HH:MM",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_in_the_operators_language(
+    workdir: Path, env: dict[str, str], vi: str, en: str
+) -> None:
+    for language, expected in (("vi", vi), ("en", en)):
+        result = qmsbot("schedule", cwd=workdir, DATABASE_URL=database(workdir), DEFAULT_LANGUAGE=language, **env)
+        assert result.returncode == 2 and result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
+        assert "Input should" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_file_and_bad_export_name(workdir: Path) -> None:
@@ -182,3 +212,35 @@ def test_schedule_into_a_closed_pipe_ends_quietly(workdir: Path) -> None:
     )
     assert len(pipeline.stdout.strip().splitlines()) == 1
     assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr, pipeline.stderr
+
+
+def test_the_sandbox_prints_its_address_last_and_nothing_else(workdir: Path) -> None:
+    """`qmsbot sandbox`: the terminal shows what it is, then the address alone on the last line; the bot's own
+    log (the planner's first ticks) goes to a file beside the database, and Ctrl+C ends it quietly."""
+    import signal
+    import time
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "ADMIN_"))}
+    environment.update({"PYTHONPATH": str(ROOT), "DEFAULT_LANGUAGE": "vi"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "sandbox", "--port", "0", "--db", str(workdir / "sandbox.db")],
+        cwd=workdir,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        time.sleep(5)  # the planner ticks every 2 s in the sandbox: it has logged by now
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, errors = process.communicate(timeout=30)
+    assert rest == "" and errors == "", (rest, errors)
+    assert lines[0].startswith("Sandbox đang chạy") and "sandbox.log" in lines[0]
+    assert lines[1].startswith("Mở địa chỉ này trong trình duyệt")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\n", lines[2]), lines
+    log = (workdir / "sandbox.log").read_text(encoding="utf-8")
+    assert "scheduler.planner" in log
+    assert "apscheduler" not in log.lower() and "per_message" not in log

@@ -1,4 +1,5 @@
-"""Register export (SPEC "Register files", `qmsbot export`): the import layout plus status and history."""
+"""Register export (SPEC "Register files", `qmsbot export`): a summary sheet for people, then the import layout plus
+status and history."""
 
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ def sheets(data: bytes) -> dict[str, list[tuple[object, ...]]]:
         workbook.close()
 
 
-async def export_bytes(db: Database, lang: str = "vi") -> bytes:
+async def export_bytes(db: Database, lang: str = "vi", now: datetime | None = None) -> bytes:
     buffer = io.BytesIO()
-    await export_register(db, buffer, tz=HANOI, lang=lang)
+    await export_register(db, buffer, tz=HANOI, lang=lang, now=now)
     return buffer.getvalue()
 
 
@@ -94,7 +95,7 @@ async def test_export_layout(db: Database, now: datetime) -> None:
 
     book = sheets(await export_bytes(db))
 
-    assert list(book) == ["units", "commitments", "history"]
+    assert list(book) == ["Tổng hợp", "units", "commitments", "history"]
     units = book["units"]
     assert units[0] == UNIT_COLUMNS
     assert len(units) == 1 + 18
@@ -157,7 +158,7 @@ async def test_export_in_english_to_a_path(db: Database, now: datetime, tmp_path
 async def test_empty_register_exports_headers_and_reimports(db: Database, now: datetime) -> None:
     data = await export_bytes(db)
     book = sheets(data)
-    assert [len(rows) for rows in book.values()] == [1, 1, 1]
+    assert [len(rows) for rows in book.values()] == [1, 1, 1, 1]
     report = await import_sources(db, [("empty.xlsx", data)], now=now)
     assert report.ok and not report.changed
 
@@ -272,3 +273,111 @@ async def test_control_characters_do_not_break_the_export(db: Database, now) -> 
     sheet = openpyxl.load_workbook(buffer, read_only=True)["units"]
     names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert names == ["Văn phòng Bộ"]
+
+
+SUMMARY_HEADER_VI = (
+    "Số",
+    "Đơn vị",
+    "Mã đơn vị",
+    "Nhiệm vụ",
+    "Loại",
+    "Thời hạn",
+    "Trạng thái",
+    "Tiến độ (%)",
+    "Số ngày quá hạn",
+    "Căn cứ",
+    "Nguồn",
+    "Cập nhật lần cuối",
+    "Ngày hoàn thành",
+)
+
+
+async def test_the_first_sheet_is_a_summary_for_people(db: Database, now: datetime) -> None:
+    """What a secretary sees on opening the file: words, real dates, days overdue, unit names, a filter."""
+    await import_sources(db, sample_sources(), now=now)
+    async with db.session() as session:
+        vpb = await session.scalar(select(Unit).where(Unit.code_key == "VPB"))
+        assert vpb is not None
+        soon = Commitment(
+            unit_id=vpb.id,
+            title="Báo cáo đánh giá nội bộ",
+            kind="internal",
+            due_date=date(2026, 12, 15),
+            status=Status.OPEN,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(soon)
+    done_at = datetime(2026, 11, 22, 3, 5, tzinfo=UTC)  # 10:05 in Hanoi, long after its deadline
+    await work_on_the_register(db, done_at)
+
+    data = await export_bytes(db, now=datetime(2026, 12, 1, 2, 0, tzinfo=UTC))  # 01/12/2026 in Hanoi
+
+    workbook = openpyxl.load_workbook(io.BytesIO(data))  # not read-only: it keeps formats, panes and filter
+    assert workbook.sheetnames[0] == "Tổng hợp"
+    sheet = workbook["Tổng hợp"]
+    header = tuple(cell.value for cell in sheet[1])
+    assert header == SUMMARY_HEADER_VI
+    assert all(cell.font.bold for cell in sheet[1])
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:M{1 + 38}"
+    rows = {row[2].value + " " + row[3].value[:20]: row for row in sheet.iter_rows(min_row=2)}
+    assert len(rows) == 38
+
+    def row_of(code: str, title: str) -> dict[str, openpyxl.cell.Cell]:
+        found = [cells for key, cells in rows.items() if key.startswith(f"{code} {title[:20]}")]
+        assert len(found) == 1, (code, title)
+        return dict(zip(header, found[0], strict=True))
+
+    late = row_of("VPCP", "Chỉ định đơn vị chủ trì")
+    assert late["Đơn vị"].value == "Văn phòng Chính phủ"
+    assert late["Loại"].value == "Pháp lý"
+    assert late["Trạng thái"].value == "hoàn thành quá hạn"  # done, but after 30/05/2011
+    assert late["Số ngày quá hạn"].value is None  # done: no longer counting
+    assert late["Tiến độ (%)"].value == 100
+    assert late["Thời hạn"].is_date and late["Thời hạn"].value == datetime(2011, 5, 30)
+    assert late["Thời hạn"].number_format == "DD/MM/YYYY"
+    assert late["Ngày hoàn thành"].is_date and late["Ngày hoàn thành"].value == datetime(2026, 11, 22, 10, 5)
+    assert late["Căn cứ"].value == "118/2009/QĐ-TTg" and late["Nguồn"].value == "1131/TB-BKHCN"
+
+    busy = row_of("VPB", "Trình ban hành 07 quy trình")
+    assert (busy["Trạng thái"].value, busy["Tiến độ (%)"].value) == ("đang thực hiện", 30)
+    assert busy["Loại"].value == "Nội bộ"
+    assert busy["Số ngày quá hạn"].value == (date(2026, 12, 1) - date(2013, 12, 15)).days
+
+    waiting = row_of("BTC", "Công bố mô hình khung")
+    assert waiting["Trạng thái"].value == "chưa thực hiện"
+    assert waiting["Số ngày quá hạn"].value == (date(2026, 12, 1) - date(2010, 12, 31)).days
+    assert waiting["Ngày hoàn thành"].value is None
+
+    ahead = row_of("VPB", "Báo cáo đánh giá nội bộ")
+    assert ahead["Số ngày quá hạn"].value is None  # due in two weeks
+    assert ahead["Thời hạn"].value == datetime(2026, 12, 15)
+    assert isinstance(ahead["Số"].value, int)
+
+
+async def test_the_summary_follows_the_exporters_language(db: Database, now: datetime) -> None:
+    await import_sources(db, sample_sources(), now=now)
+    book = sheets(await export_bytes(db, lang="en", now=now))
+    assert list(book) == ["Summary", "units", "commitments", "history"]
+    summary = book["Summary"]
+    assert summary[0] == (
+        "No.",
+        "Unit",
+        "Unit code",
+        "Commitment",
+        "Kind",
+        "Deadline",
+        "Status",
+        "Progress (%)",
+        "Days overdue",
+        "Legal basis",
+        "Source",
+        "Last update",
+        "Done on",
+    )
+    assert {row[6] for row in summary[1:]} == {"not started"}
+    assert {row[4] for row in summary[1:]} <= {"Legal", "Internal"}
+    # Re-importing the English export reads only the machine sheets: nothing changes.
+    report = await import_sources(db, [("register.xlsx", await export_bytes(db, lang="en", now=now))], now=now)
+    assert report.ok and not report.changed, render_report(report, "en")

@@ -1,5 +1,6 @@
 """The sandbox's web chat in a real browser: invite and link a focal point, get a reminder after a clock jump,
-press Done, and see the secretary's /tasks change.
+press Done, and see the secretary's /tasks change; answer a reminder with a file, import a register file and
+tap a `/task_<id>` link, all through the page.
 
 Headless Debian Chromium (/usr/bin/chromium) driven by Playwright's Python package; `.ci/run` installs both.
 Without them the test is skipped locally and fails under CI. Screenshots of the secretary's and the focal
@@ -51,7 +52,7 @@ FIND_REMINDER = """([since, label]) => {
 }"""
 
 try:
-    from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+    from playwright.async_api import Browser, FilePayload, Locator, Page, async_playwright, expect
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 except ImportError:  # pragma: no cover - the dev extras install it
     async_playwright = None  # type: ignore[assignment]
@@ -279,3 +280,107 @@ async def test_formatting_photos_and_documents(sandbox: tuple[World, WebChat], b
     assert download.suggested_filename == "bao-cao.csv"
     saved = Path(await download.path())
     assert await asyncio.to_thread(saved.read_bytes) == b"ma,han\nVPB,01/12\n"
+
+
+async def test_files_through_the_page_and_tapped_commands(sandbox: tuple[World, WebChat], browser: Browser) -> None:
+    """A focal point answers a reminder with a file (evidence); the secretary sends a register file to import and
+    taps a `/task_<id>` link: everything through the page, as one would in Telegram's app."""
+    world, chat = sandbox
+    assert world.application is not None
+    focal = next(p for p in world.personas if p.linked and p.key != "secretary")
+    done_label = t_text("vi", "Done")
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 820}, locale="vi-VN")
+    page.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(f"{chat.url}#{focal.user_id}")
+    await expect(page.locator("body.ready")).to_be_attached()
+
+    # A linked focal point gets the unit's reminders at the planner's first ticks.
+    reminder = page.locator(".msg.in").filter(has=page.get_by_role("button", name=done_label)).first
+    await expect(reminder).to_be_visible()
+    match = re.search(r"#(\d+)\s*·", await reminder.inner_text())
+    assert match, "a reminder names its commitment as #id"
+    commitment = match.group(1)
+    first_line = (await reminder.locator(".text").inner_text()).split("\n", 1)[0]
+
+    # Reply to the reminder (its ↩), then attach a file: it goes as a document answering the reminder.
+    await reminder.hover()
+    await reminder.get_by_role("button", name="Trả lời").click()
+    await expect(page.locator("#reply-bar")).to_be_visible()
+    await expect(page.locator("#reply-text")).to_have_text(first_line[:120])
+    answers_before = await page.locator(".msg.in").count()
+    await page.locator("#file").set_input_files(
+        files=[FilePayload(name="bien-ban.pdf", mimeType="application/pdf", buffer=b"%PDF-1.4 bien ban hop\n")]
+    )
+    sent = page.locator(".msg.out").filter(has_text="bien-ban.pdf").last
+    await expect(sent).to_be_visible()
+    await expect(sent.locator(".quote")).to_have_text(first_line[:90])
+    await expect(page.locator("#reply-bar")).to_be_hidden()
+    # The bot answers about that commitment: the file reached it as a reply to the reminder.
+    answer = page.locator(".msg.in").nth(answers_before)
+    await expect(answer).to_contain_text(f"#{commitment}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-evidence.png"))
+
+    # The secretary sees the file among the commitment's evidence.
+    await open_persona(page, "secretary")
+    await send(page, f"/task {commitment}")
+    await expect(page.locator(".msg.in").filter(has_text="bien-ban.pdf").last).to_be_visible()
+
+    # The secretary sends a register file (no reply, no caption): the bot imports it and reports.
+    register = (
+        "ref,unit_code,title,kind,due,legal_basis,source,recurrence\n"
+        f"WEB-1,{focal.key},Báo cáo thử từ trang web,internal,31/12/2030,,Sandbox,\n"
+    ).encode()
+    await page.locator("#file").set_input_files(
+        files=[FilePayload(name="them-nhiem-vu.csv", mimeType="text/csv", buffer=register)]
+    )
+    await expect(page.locator(".msg.out").filter(has_text="them-nhiem-vu.csv")).to_be_visible()
+    report = page.locator(".msg.in").filter(has_text="them-nhiem-vu.csv").last
+    await expect(report).to_be_visible()
+    await send(page, f"/tasks {focal.key}")
+    await expect(page.locator(".msg.in").filter(has_text="Báo cáo thử từ trang web").last).to_be_visible()
+
+    # A `/task_<id>` in a message is a link: tapping it sends that command, and the bot answers it.
+    await world.application.bot.send_message(SECRETARY_ID, f"Chi tiết: /task_{commitment}")
+    tappable = page.locator(".msg.in a.command").filter(has_text=f"/task_{commitment}").last
+    await expect(tappable).to_be_visible()
+    answers_before = await page.locator(".msg.in").count()
+    await tappable.click()
+    await expect(page.locator(".msg.out .text").filter(has_text=re.compile(rf"^/task_{commitment}$"))).to_be_visible()
+    await expect(page.locator(".msg.in")).to_have_count(answers_before + 1)
+    await page.screenshot(path=str(ARTIFACTS / "sandbox-register-file.png"))
+
+    assert errors == [], errors
+
+
+async def test_the_files_api_refuses_what_telegram_would_not_send(sandbox: tuple[World, WebChat]) -> None:
+    """No browser needed: the web chat's file endpoint answers a wrong request with its reason, sending nothing."""
+    import aiohttp
+
+    world, chat = sandbox
+    focal = next(p for p in world.personas if p.linked and p.key != "secretary")
+    url = f"{chat.url}api/chats/{focal.user_id}/files"
+    before = len(world.emulator.messages_in(focal.user_id))
+    async with aiohttp.ClientSession() as http:
+        cases: list[tuple[aiohttp.FormData | dict[str, str], str]] = []
+        empty = aiohttp.FormData()
+        empty.add_field("file", b"", filename="empty.pdf")
+        cases.append((empty, "empty"))
+        no_file = aiohttp.FormData()
+        no_file.add_field("caption", "/done 1")
+        cases.append((no_file, "attach a file"))
+        bad_reply = aiohttp.FormData()
+        bad_reply.add_field("file", b"x", filename="x.pdf")
+        bad_reply.add_field("reply_to_message_id", "999999")
+        cases.append((bad_reply, "999999"))
+        cases.append(({"text": "not multipart"}, "multipart"))
+        for body, reason in cases:
+            kwargs = {"json": body} if isinstance(body, dict) else {"data": body}
+            async with http.post(url, **kwargs) as response:  # type: ignore[arg-type]
+                payload = await response.json()
+            assert response.status == 400 and reason in payload["error"], payload
+    assert len(world.emulator.messages_in(focal.user_id)) == before

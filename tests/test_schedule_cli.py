@@ -83,7 +83,10 @@ def _columns(text: str) -> list[list[str]]:
 def test_schedule_lists_every_planned_reminder_in_time_order(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schedule", "--days", "7", "--now", "2026-12-07T09:00"]) == 0
     out = capsys.readouterr().out
-    assert _columns(out) == [
+    lines = out.splitlines()
+    assert lines[-1] == "Tổng cộng: 12 nhắc việc của 3 nhiệm vụ tại 2 đơn vị, từ 07/12/2026 09:00 đến 14/12/2026 09:00."
+    assert _columns("\n".join(lines[:-1])) == [
+        ["Thời gian", "Số", "Đơn vị", "Nội dung", "Người nhận"],
         ["08/12/2026 08:30", "#1", "VPB", "trước hạn 3 ngày", "Nguyễn Văn An"],
         ["08/12/2026 08:30", "#3", "VPB", "quá hạn 4 ngày", "Nguyễn Văn An"],
         ["09/12/2026 08:30", "#2", "TTB", "trước hạn 1 ngày", "chưa có cán bộ đầu mối"],
@@ -97,9 +100,9 @@ def test_schedule_lists_every_planned_reminder_in_time_order(database: str, caps
         ["14/12/2026 08:30", "#2", "TTB", "quá hạn 4 ngày", "chưa có cán bộ đầu mối"],
         ["14/12/2026 08:30", "#3", "VPB", "quá hạn 10 ngày", "Nguyễn Văn An"],
     ]
-    lines = out.splitlines()  # columns line up
-    assert len({line.index("VPB" if "VPB" in line else "TTB") for line in lines}) == 1
-    assert len({line.rindex("  ") for line in lines}) == 1
+    table = lines[:-1]  # columns line up, the header's too
+    assert len({line.index("VPB" if "VPB" in line else "TTB") for line in table[1:]} | {table[0].index("Đơn vị")}) == 1
+    assert len({line.rindex("  ") + 2 for line in table[1:]} | {table[0].index("Người nhận")}) == 1
     assert asyncio.run(_written(database)) == (0, 0)  # nothing queued, nothing planned
 
 
@@ -109,14 +112,16 @@ def test_now_with_an_offset_and_english(
     monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
     assert main(["schedule", "--days", "1", "--now", "2026-12-07T02:00:00+00:00"]) == 0  # 09:00 in Hanoi
     assert _columns(capsys.readouterr().out) == [
+        ["When", "No.", "Unit", "What", "To"],
         ["08/12/2026 08:30", "#1", "VPB", "3 days before", "Nguyễn Văn An"],
         ["08/12/2026 08:30", "#3", "VPB", "overdue 4 days", "Nguyễn Văn An"],
+        ["Total: 2 reminder(s) of 2 commitment(s) in 1 unit(s), from 07/12/2026 09:00 to 08/12/2026 09:00."],
     ]
 
 
 def test_nothing_planned_says_so(database: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schedule", "--days", "1", "--now", "2026-12-08T09:00"]) == 0
-    assert _columns(capsys.readouterr().out) == [
+    assert _columns(capsys.readouterr().out)[1:-1] == [
         ["09/12/2026 08:30", "#2", "TTB", "trước hạn 1 ngày", "chưa có cán bộ đầu mối"]
     ]
     assert main(["schedule", "--days", "1", "--now", "2026-12-12T09:00"]) == 0  # Saturday → Sunday: nothing

@@ -12,7 +12,15 @@ from core.settings import SettingsError, load_settings
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)  # no .env of the developer's leaks in
-    for name in ("TELEGRAM_BOT_TOKEN", "ADMIN_IDS", "SECRETARY_IDS", "DATABASE_URL", "DIGEST_CRON", "TIMEZONE"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "ADMIN_IDS",
+        "SECRETARY_IDS",
+        "DATABASE_URL",
+        "DIGEST_CRON",
+        "TIMEZONE",
+        "DEFAULT_LANGUAGE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -68,27 +76,76 @@ def test_a_wrong_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch, n
     with pytest.raises(SettingsError) as info:
         load_settings()
     message = str(info.value)
-    assert message.startswith(f"Invalid setting {name}:") and "\n" not in message
+    assert message.startswith(f"Thiết lập {name} không hợp lệ:") and "\n" not in message
+    assert "Input should" not in message and "Value error" not in message
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "expected"),
+    ("name", "value", "vi", "en"),
     [
-        ("WORKING_DAYS_ONLY", "maybe", "expected true or false (given 'maybe')"),
-        ("DIGEST_CRON", "monday 8:00", "expected days and a time HH:MM"),
-        ("DIGEST_CRON", "monday 08:00", "days must be among mon,tue,wed,thu,fri,sat,sun"),
-        ("PLAN_INTERVAL_SECONDS", "0", "must be at least 1"),
-        ("SEND_RATE_PER_SECOND", "abc", "expected a number"),
+        (
+            "WORKING_DAYS_ONLY",
+            "maybe",
+            "Thiết lập WORKING_DAYS_ONLY không hợp lệ: cần là true hoặc false (đã nhập 'maybe')",
+            "Invalid setting WORKING_DAYS_ONLY: expected true or false (given 'maybe')",
+        ),
+        (
+            "DIGEST_CRON",
+            "monday 8:00",
+            "Thiết lập DIGEST_CRON không hợp lệ: 'monday 8:00': cần các ngày và giờ HH:MM, ví dụ 'mon 08:00'"
+            " hoặc 'mon,thu 07:30'",
+            "Invalid setting DIGEST_CRON: 'monday 8:00': expected days and a time HH:MM, e.g. 'mon 08:00'"
+            " or 'mon,thu 07:30'",
+        ),
+        (
+            "DIGEST_CRON",
+            "monday 08:00",
+            "Thiết lập DIGEST_CRON không hợp lệ: 'monday 08:00': các ngày phải thuộc mon,tue,wed,thu,fri,sat,sun,"
+            " ví dụ 'mon 08:00'",
+            "Invalid setting DIGEST_CRON: 'monday 08:00': days must be among mon,tue,wed,thu,fri,sat,sun,"
+            " e.g. 'mon 08:00'",
+        ),
+        (
+            "PLAN_INTERVAL_SECONDS",
+            "0",
+            "Thiết lập PLAN_INTERVAL_SECONDS không hợp lệ: phải từ 1 trở lên (đã nhập '0')",
+            "Invalid setting PLAN_INTERVAL_SECONDS: must be at least 1 (given '0')",
+        ),
+        (
+            "SEND_RATE_PER_SECOND",
+            "abc",
+            "Thiết lập SEND_RATE_PER_SECOND không hợp lệ: cần là một số (đã nhập 'abc')",
+            "Invalid setting SEND_RATE_PER_SECOND: expected a number (given 'abc')",
+        ),
+        (
+            "ADMIN_IDS",
+            "12,thu-ky",
+            "Thiết lập ADMIN_IDS không hợp lệ: 'thu-ky' không phải mã người dùng Telegram (một số nguyên)",
+            "Invalid setting ADMIN_IDS: 'thu-ky' is not a Telegram user id (a whole number)",
+        ),
     ],
 )
-def test_a_wrong_setting_says_what_it_expects(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+def test_a_wrong_setting_says_what_it_expects_in_the_operators_language(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, vi: str, en: str
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as info:
         load_settings()
-    assert expected in str(info.value)
-    assert "Input should be" not in str(info.value)  # none of pydantic's own wording
+    assert str(info.value) == vi  # Vietnamese first
+    monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == en
+
+
+def test_the_operators_language_comes_from_dotenv_too_and_a_wrong_one_is_told_in_vietnamese(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / ".env").write_text("DEFAULT_LANGUAGE=en\nREMINDER_TIME=8h30\n")
+    with pytest.raises(SettingsError, match=r"^Invalid setting REMINDER_TIME: '8h30' is not a time of day HH:MM$"):
+        load_settings()
+    (tmp_path / ".env").write_text("DEFAULT_LANGUAGE=fr\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == "Thiết lập DEFAULT_LANGUAGE không hợp lệ: cần là một trong: vi, en"
 
 
 def test_digest_cron_keeps_accepting_the_documented_forms() -> None:

@@ -108,7 +108,7 @@ def test_webhook_without_secret_stops_with_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "Invalid setting WEBHOOK_SECRET: required with --webhook (the same on every instance)"
+        "Thiết lập WEBHOOK_SECRET không hợp lệ: bắt buộc khi dùng --webhook (mọi phiên bản dùng cùng một giá trị)"
     ]
 
 

@@ -9,7 +9,10 @@ method   path                             body / answer
 =======  ===============================  ==========================================================
 GET      /api/state                       bot, clock, personas (linked now or not), chat summaries
 GET      /api/chats/{user_id}             the persona's private chat with the bot (Telegram messages)
-POST     /api/chats/{user_id}/messages    {"text"}: the persona types a message or a command
+POST     /api/chats/{user_id}/messages    {"text", "reply_to_message_id"?}: the persona types a message or a
+                                          command, optionally as a reply to one of the chat's messages
+POST     /api/chats/{user_id}/files       multipart: "file", "caption"?, "reply_to_message_id"?: the persona
+                                          sends a file (evidence, a register to import) as a document
 POST     /api/chats/{user_id}/press       {"message_id", "callback_data"}: the persona presses a button
 GET      /api/chats/{user_id}/commands    the bot's command menu as this persona's Telegram app shows it
 GET      /api/files/{file_id}             a file the bot sent (?download=1: as an attachment)
@@ -38,6 +41,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from core.i18n import t_text
 from core.settings import Settings
 from sandbox.demo.world import BotRunner, Persona, World, start_world
 from sandbox.emulator.state import EmulatorError, Json
@@ -49,6 +53,8 @@ DEFAULT_PORT = 8765
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 MAX_JUMP = timedelta(days=366)
 STATIC = {"app.css": "text/css", "app.js": "text/javascript"}
+# Telegram lets a bot download files of up to 20 MB: a bigger one could not reach the bot there either.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 # Events of the emulator the page cares about (the others, e.g. "user", are internal).
 FORWARDED = frozenset({"message", "edited", "deleted", "callback_answer", "chat_action", "clock", "closed"})
 WORLD_KEY: web.AppKey[World] = web.AppKey("world", World)
@@ -185,6 +191,7 @@ async def state(request: web.Request) -> web.Response:
         {
             "session": request.app[SESSION_KEY],
             "bot": world.emulator.bot_user,
+            "max_upload_bytes": MAX_UPLOAD_BYTES,
             "clock": clock_state(world),
             "personas": personas,
         }
@@ -242,13 +249,52 @@ def _sniff(data: bytes) -> str:
 # -- what the page does --------------------------------------------------------------------------------
 
 
+def _reply_to(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise BadRequest("reply_to_message_id must be a message id") from None
+
+
 async def send(request: web.Request) -> web.Response:
     world = _world(request)
     persona = _persona(request)
-    text = str((await _body(request)).get("text") or "")
+    body = await _body(request)
+    text = str(body.get("text") or "")
     if not text.strip():
         raise BadRequest("nothing to send")
-    message = await world.emulator.send_message(persona.user_id, text)
+    message = await world.emulator.send_message(
+        persona.user_id, text, reply_to_message_id=_reply_to(body.get("reply_to_message_id"))
+    )
+    return _json({"ok": True, "message": message})
+
+
+async def attach(request: web.Request) -> web.Response:
+    """The persona sends a file, as Telegram's app sends one: a document with an optional caption and reply."""
+    world = _world(request)
+    persona = _persona(request)
+    if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise BadRequest("send the file as multipart/form-data")
+    form = await request.post()
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        raise BadRequest("attach a file")
+    content = upload.file.read()
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise BadRequest("files larger than 20 MB cannot reach the bot")
+    caption = str(form.get("caption") or "").strip() or None
+    # Browsers send application/octet-stream for what they do not know: the emulator guesses from the name.
+    mime = upload.content_type if upload.content_type not in ("", "application/octet-stream") else None
+    message = await world.emulator.send_document(
+        persona.user_id,
+        upload.filename or "file",
+        content,
+        caption=caption,
+        mime_type=mime,
+        reply_to_message_id=_reply_to(form.get("reply_to_message_id")),
+    )
     return _json({"ok": True, "message": message})
 
 
@@ -346,7 +392,7 @@ async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def make_app(world: World) -> web.Application:
     """The web chat as an aiohttp application over a running world."""
-    app = web.Application(middlewares=[_headers, _errors])
+    app = web.Application(middlewares=[_headers, _errors], client_max_size=MAX_UPLOAD_BYTES + 64 * 1024)
     app[WORLD_KEY] = world
     app[SESSION_KEY] = secrets.token_hex(8)
     app[STOPPING_KEY] = asyncio.Event()
@@ -355,6 +401,7 @@ def make_app(world: World) -> web.Application:
     app.router.add_get("/api/state", state)
     app.router.add_get("/api/chats/{user_id}", chat)
     app.router.add_post("/api/chats/{user_id}/messages", send)
+    app.router.add_post("/api/chats/{user_id}/files", attach)
     app.router.add_post("/api/chats/{user_id}/press", press)
     app.router.add_get("/api/chats/{user_id}/commands", commands)
     app.router.add_get("/api/files/{file_id}", file)
@@ -394,15 +441,34 @@ async def start_webchat(world: World, *, host: str = "127.0.0.1", port: int = DE
     return WebChat(app, runner, f"http://{shown}:{bound}/")
 
 
-async def _main(settings: Settings, runner: BotRunner, db_path: Path, port: int) -> int:
+async def _main(settings: Settings, runner: BotRunner, db_path: Path, port: int, log_path: Path | None) -> int:
+    lang = settings.default_language
     world = await start_world(settings, db_path=db_path, runner=runner)
     try:
         try:
             chat = await start_webchat(world, port=port)
         except OSError as error:
-            print(f"Cannot listen on 127.0.0.1:{port}: {error.strerror or error} (try --port)", file=sys.stderr)
+            print(
+                t_text(
+                    lang,
+                    "Cannot listen on 127.0.0.1:{port}: {reason} (try --port)",
+                    port=port,
+                    reason=error.strerror or error,
+                ),
+                file=sys.stderr,
+            )
             return 2
-        print(f"The sandbox is running: open {chat.url} in a browser. Stop it with Ctrl+C.", flush=True)
+        # The address comes last and alone on its line: what the user looks for, and what a terminal makes a link.
+        if log_path is not None:
+            print(
+                t_text(
+                    lang, "The sandbox is running: the real bot against an emulated Telegram. Log: {log}.", log=log_path
+                )
+            )
+        else:
+            print(t_text(lang, "The sandbox is running: the real bot against an emulated Telegram."))
+        print(t_text(lang, "Open this address in a browser (Ctrl+C stops the sandbox):"))
+        print(chat.url, flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -417,8 +483,11 @@ async def _main(settings: Settings, runner: BotRunner, db_path: Path, port: int)
     return 0
 
 
-def run_webchat(settings: Settings, runner: BotRunner, *, db_path: Path, port: int = DEFAULT_PORT) -> int:
-    """`qmsbot sandbox`: the world and its web chat until Ctrl+C."""
+def run_webchat(
+    settings: Settings, runner: BotRunner, *, db_path: Path, port: int = DEFAULT_PORT, log_path: Path | None = None
+) -> int:
+    """`qmsbot sandbox`: the world and its web chat until Ctrl+C (`log_path`: where the bot's log goes, if
+    not to the terminal)."""
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_main(settings, runner, db_path, port))
+        return asyncio.run(_main(settings, runner, db_path, port, log_path))
     return 0

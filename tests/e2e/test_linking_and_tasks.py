@@ -157,7 +157,7 @@ async def test_malformed_commands_get_the_correct_form(bot: Harness) -> None:
         "/invite NOPE": "Không có đơn vị nào có mã NOPE",
         "/invite VPB boss": "Vai trò phải là focal",
         "/units all": "Cú pháp: /units",
-        "/lang": "Cú pháp: /lang vi|en",
+        "/lang de": "Cú pháp: /lang vi|en",
     }
     for command, expected in cases.items():
         reply = await bot.ask(SECRETARY, command)

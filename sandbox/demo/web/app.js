@@ -37,6 +37,12 @@
       download: "Tải về",
       digestTitle: "Đến giờ gửi bản tin tuần tiếp theo ({t})",
       bot: "bot",
+      attach: "Đính kèm tệp (minh chứng, danh mục để nhập)",
+      reply: "Trả lời",
+      replyingTo: "Trả lời:",
+      cancelReply: "Bỏ trả lời",
+      tooBig: "Tệp {name} lớn hơn {max}: bot không tải được tệp như vậy.",
+      emptyFile: "Tệp {name} trống: Telegram không gửi tệp trống.",
     },
     en: {
       subtitle: "Try it without Telegram",
@@ -70,6 +76,12 @@
       download: "Download",
       digestTitle: "Jump to the next weekly digest ({t})",
       bot: "bot",
+      attach: "Attach a file (evidence, a register to import)",
+      reply: "Reply",
+      replyingTo: "Reply to:",
+      cancelReply: "Cancel the reply",
+      tooBig: "{name} is larger than {max}: the bot could not download it.",
+      emptyFile: "{name} is empty: Telegram does not send empty files.",
     },
   };
 
@@ -92,6 +104,11 @@
     toasts: $("toasts"),
     langToggle: $("lang-toggle"),
     jumpDigest: $("jump-digest"),
+    attach: $("attach"),
+    file: $("file"),
+    replyBar: $("reply-bar"),
+    replyText: $("reply-text"),
+    replyCancel: $("reply-cancel"),
   };
 
   const state = {
@@ -109,6 +126,8 @@
     pendingStart: null,
     typingTimer: null,
     refreshTimer: null,
+    replyTo: null, // {userId, messageId}: the next text or file answers this message (as Telegram's "Reply")
+    maxUpload: 20 * 1024 * 1024,
   };
 
   // -- small helpers -------------------------------------------------------------------------------------
@@ -383,10 +402,17 @@
       message.edit_date ? h("span", { class: "edited" }, tr("edited")) : null,
       h("time", {}, formatTime(message.date)),
       mine ? h("span", { class: "ticks", "aria-hidden": "true" }, "✓✓") : null));
+    const reply = h("button", {
+      type: "button",
+      class: "reply-button",
+      title: tr("reply"),
+      "aria-label": tr("reply"),
+      onclick: () => startReply(userId, message),
+    }, "↩");
     return h("div", {
       class: `msg ${mine ? "out" : "in"}${media && !text ? " media-only" : ""}`,
       dataset: { messageId: String(message.message_id), date: String(message.date) },
-    }, bubble, mine ? null : keyboardOf(message, userId));
+    }, h("div", { class: "bubble-row" }, bubble, reply), mine ? null : keyboardOf(message, userId));
   }
 
   function renderMessages() {
@@ -502,6 +528,7 @@
   }
 
   async function selectPersona(userId) {
+    if (state.replyTo && state.replyTo.userId !== userId) cancelReply();
     state.active = userId;
     history.replaceState(null, "", `#${userId}`);
     closeMenu();
@@ -531,6 +558,7 @@
     const payload = await api("/api/state");
     state.session = payload.session;
     state.bot = payload.bot;
+    if (payload.max_upload_bytes) state.maxUpload = payload.max_upload_bytes;
     setClock(payload.clock);
     state.personas = payload.personas;
     state.byId = new Map(payload.personas.map((p) => [p.user_id, p]));
@@ -614,11 +642,78 @@
 
   // -- acting ----------------------------------------------------------------------------------------------
 
-  async function sendText(text) {
+  async function sendText(text, replyTo) {
     const userId = state.active;
     if (!text.trim() || userId === null) return;
+    const body = { text };
+    if (replyTo) body.reply_to_message_id = replyTo;
     try {
-      const payload = await api(`/api/chats/${userId}/messages`, { text });
+      const payload = await api(`/api/chats/${userId}/messages`, body);
+      upsertMessage(userId, payload.message);
+      markSeen(userId);
+    } catch (error) {
+      toast(String(error.message || error), "error");
+    }
+  }
+
+  // -- replies and files -------------------------------------------------------------------------------------
+
+  function startReply(userId, message) {
+    state.replyTo = { userId, messageId: message.message_id };
+    const first = (message.text || message.caption || _previewOf(message)).split("\n")[0];
+    els.replyText.textContent = first.slice(0, 120);
+    els.replyBar.hidden = false;
+    els.text.focus();
+  }
+
+  function _previewOf(message) {
+    if (message.document) return `📎 ${message.document.file_name || ""}`;
+    if (message.photo) return "🖼";
+    return "";
+  }
+
+  function cancelReply() {
+    state.replyTo = null;
+    els.replyBar.hidden = true;
+    els.replyText.textContent = "";
+  }
+
+  function takeReply() {
+    // The reply belongs to the chat it was started in.
+    const reply = state.replyTo && state.replyTo.userId === state.active ? state.replyTo.messageId : null;
+    cancelReply();
+    return reply;
+  }
+
+  async function sendFile(file) {
+    const userId = state.active;
+    if (!file || userId === null) return;
+    if (file.size === 0) {
+      toast(tr("emptyFile", { name: file.name }), "error");
+      return;
+    }
+    if (file.size > state.maxUpload) {
+      toast(tr("tooBig", { name: file.name, max: humanSize(state.maxUpload) }), "error");
+      return;
+    }
+    const form = new FormData();
+    form.append("file", file, file.name);
+    // What is typed goes with the file as its caption, e.g. "/done 12 sent to the ministry".
+    const caption = els.text.value.trim();
+    if (caption) form.append("caption", caption);
+    const reply = takeReply();
+    if (reply) form.append("reply_to_message_id", String(reply));
+    els.text.value = "";
+    closeMenu();
+    try {
+      const response = await fetch(`/api/chats/${userId}/files`, { method: "POST", body: form });
+      let payload = null;
+      try {
+        payload = await response.json();
+      } catch (_) {
+        payload = null;
+      }
+      if (!response.ok) throw new Error((payload && payload.error) || `${response.status} ${response.statusText}`);
       upsertMessage(userId, payload.message);
       markSeen(userId);
     } catch (error) {
@@ -779,7 +874,24 @@
       if (!text.trim()) return;
       els.text.value = "";
       closeMenu();
-      sendText(text);
+      sendText(text, takeReply());
+    });
+    els.attach.addEventListener("click", () => els.file.click());
+    els.file.addEventListener("change", () => {
+      const [file] = els.file.files;
+      els.file.value = "";
+      sendFile(file);
+    });
+    els.replyCancel.addEventListener("click", cancelReply);
+    // A file dropped on the chat is sent as if attached.
+    els.messages.addEventListener("dragover", (event) => {
+      if (event.dataTransfer && [...event.dataTransfer.types].includes("Files")) event.preventDefault();
+    });
+    els.messages.addEventListener("drop", (event) => {
+      const files = event.dataTransfer ? event.dataTransfer.files : null;
+      if (!files || !files.length) return;
+      event.preventDefault();
+      sendFile(files[0]);
     });
     els.menuButton.addEventListener("click", () => (els.menu.hidden ? openMenu() : closeMenu()));
     els.text.addEventListener("input", () => {
@@ -788,7 +900,10 @@
       else closeMenu();
     });
     els.text.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") closeMenu();
+      if (event.key === "Escape") {
+        closeMenu();
+        cancelReply();
+      }
     });
     document.addEventListener("click", (event) => {
       if (!els.composer.contains(event.target)) closeMenu();
