@@ -18,7 +18,7 @@ from handlers.notify import wake_sender
 from handlers.status import OUTCOME_TEXTS
 from storage.events import history
 from storage.models import Commitment, Evidence, ExtensionRequest, ExtensionStatus, Kind, Person, Unit
-from storage.outbox import Outgoing
+from storage.outbox import OutboxKind, Outgoing
 from storage.register import get_commitment
 from storage.status import Change, Outcome, decide_extension, evidence_of, mark_done, set_progress
 from texts.keyboards import (
@@ -170,7 +170,7 @@ def decision_notice(lang: str, request: ExtensionRequest, commitment: Commitment
     """The decision, to the person who asked, with the buttons of the commitment as it now stands."""
     return Outgoing(
         key=f"extension-decision:{request.id}",
-        kind="decision",
+        kind=OutboxKind.EXTENSION_DECISION,
         chat_id=requester.telegram_id,
         person_id=requester.id,
         commitment_id=commitment.id,

@@ -10,14 +10,14 @@ from typing import Any
 from handlers.context import Context
 from scheduler.notices import committee_recipients
 from storage.models import Person
-from storage.outbox import Outgoing
+from storage.outbox import OutboxKind, Outgoing
 
 
 def outgoing_to_committee(
     people: Iterable[Person],
     *,
     key: str,
-    kind: str,
+    kind: OutboxKind,
     commitment_id: int | None,
     render: Callable[[str], str],
     markup: Callable[[str], dict[str, Any] | None] | None = None,

@@ -22,7 +22,7 @@ from handlers.commands import CommandSpec
 from handlers.notify import outgoing_to_committee, wake_sender
 from handlers.register_files import import_document, is_register_file
 from storage.models import Commitment, Unit
-from storage.outbox import sent_about
+from storage.outbox import OutboxKind, sent_about
 from storage.status import (
     Change,
     EvidenceFile,
@@ -244,7 +244,7 @@ async def extend(req: Request) -> None:
             notices=lambda request, people: outgoing_to_committee(
                 people,
                 key=f"extension:{request.id}",
-                kind="extension_request",
+                kind=OutboxKind.EXTENSION_REQUEST,
                 commitment_id=commitment.id,
                 render=lambda lang: _request_notice(lang, req.actor.name, commitment, unit, new_due, reason),
                 markup=lambda lang: decision_keyboard(lang, request.id),
