@@ -8,8 +8,9 @@ from pathlib import PurePath
 from telegram import Document
 
 from handlers.base import Request, UserError, command, expect_args
-from storage.register_import import import_sources, render_report
-from texts.render import esc, fmt_datetime
+from storage.register_import import import_sources
+from texts.import_report import chat_import_report
+from texts.render import fmt_datetime
 
 REGISTER_SUFFIXES = (".csv", ".xlsx")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # what a bot may download from Telegram
@@ -54,5 +55,4 @@ async def import_document(req: Request, document: Document) -> None:
     report = await import_sources(
         services.db, [(name, content)], now=services.now(), actor_label="chat import", actor_id=req.actor.person_id
     )
-    header = f"<b>{esc(name)}</b>"
-    await req.reply(header + "\n" + render_report(report, req.lang, limit=REPORT_LIMIT, html=True))
+    await req.reply(chat_import_report(report, req.lang, file_name=name, limit=REPORT_LIMIT))

@@ -33,8 +33,9 @@ from storage.status import (
     request_extension,
     set_progress,
 )
+from texts.extensions import extension_request_text
 from texts.keyboards import CommitmentPress, decision_keyboard, parse_callback
-from texts.render import esc, fmt_date, legal_deadline_refusal, shorten
+from texts.render import esc, fmt_date, legal_deadline_refusal
 
 NOTE_LIMIT = 20_000  # stored whole; only the display is shortened
 
@@ -216,7 +217,7 @@ def parse_new_date(spec: CommandSpec, text: str) -> date:
         ) from None
     except ValueError:
         if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2}", text.strip()):
-            raise UserError("The date {date} does not exist.", date=esc(text)) from None
+            raise UserError("The date {date} does not exist.", date=text) from None
         raise UsageError(spec, "Write the date as DD/MM/YYYY, e.g. 15/12/2026.") from None
 
 
@@ -274,15 +275,7 @@ async def extend(req: Request) -> None:
 
 
 def _request_notice(lang: str, who: str, commitment: Commitment, unit: Unit, new_due: date, reason: str) -> str:
-    return "\n".join(
-        [
-            "📅 " + t(lang, "Request to extend a deadline"),
-            f"<b>#{commitment.id} · {esc(shorten(commitment.title, 200))}</b>",
-            f"{t(lang, 'Unit')}: {esc(unit.name)} ({esc(unit.code)})",
-            t(lang, "From {old} to {new}", old=fmt_date(commitment.due_date), new=fmt_date(new_due)),
-            t(lang, "Asked by {who}: {reason}", who=esc(who), reason=esc(shorten(reason, 1000))),
-        ]
-    )
+    return extension_request_text(lang, who=who, commitment=commitment, unit=unit, new_due=new_due, reason=reason)
 
 
 @command("done")

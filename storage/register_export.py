@@ -21,9 +21,9 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Select, select
 from sqlalchemy.orm import aliased
 
-from core.i18n import N_, t_text
+from core.i18n import t_text
 from storage.db import Database
-from storage.models import Commitment, Event, Person, Status, Unit
+from storage.models import STATUS_LABELS, Commitment, Event, Person, Unit
 from storage.register_files import COMMITMENT_COLUMNS, UNIT_COLUMNS
 
 BATCH = 2000
@@ -41,13 +41,6 @@ HISTORY_COLUMNS = (
     "to",
     "note",
 )
-
-STATUS_LABELS = {
-    Status.OPEN: N_("not started"),
-    Status.IN_PROGRESS: N_("in progress"),
-    Status.DONE: N_("done"),
-    Status.CANCELLED: N_("cancelled"),
-}
 
 DATE_FORMAT = "DD/MM/YYYY"
 

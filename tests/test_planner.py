@@ -438,7 +438,11 @@ async def test_escalations_are_one_message_per_recipient_with_at_most_30_listed(
     assert "… and 7 more — /overdue" in alerts[admin].text
     # each head: their own unit only
     assert len(_listed(alerts[head_vpb].text, many)) == 30 and not _listed(alerts[head_vpb].text, few)
-    assert "… và 5 nhiệm vụ khác — /overdue" in alerts[head_vpb].text and "Văn phòng Bộ (VPB)" in alerts[head_vpb].text
+    head_text = alerts[head_vpb].text
+    # a head is addressed as the unit's leadership and pointed to /tasks (the committee's /overdue is not theirs)
+    assert "Kính gửi Lãnh đạo <b>Văn phòng Bộ (VPB)</b>:" in head_text and "Tổ thư ký" not in head_text
+    assert "… và 5 nhiệm vụ khác — /tasks VPB" in head_text and "/overdue" not in head_text
+    assert "Kính gửi Tổ thư ký Ban chỉ đạo ISO:" in text and "Đề nghị đồng chí đôn đốc các đơn vị" in text
     assert _listed(alerts[head_ttb].text, few) == few and "Overdue task alert: 2 tasks" in alerts[head_ttb].text
     assert len(alerts[secretary].text) < 4096
 

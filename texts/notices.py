@@ -96,7 +96,12 @@ def reminder_text(lang: str, commitment: NoticeCommitment, unit: NoticeUnit, *, 
     phrase = due_phrase(lang, commitment.due_date, day)
     if days > 0:
         icon = "🔔"
-        request = t(lang, "Unit {unit} is asked to complete the following task by the deadline:", unit=_unit(unit))
+        request = t(
+            lang,
+            "Unit {unit} is asked to complete the following task no later than {date}:",
+            unit=_unit(unit),
+            date=fmt_date(commitment.due_date),
+        )
     elif days == 0:
         icon = "🟠"
         request = t(lang, "Unit {unit} is asked to complete the following task today:", unit=_unit(unit))
@@ -120,9 +125,19 @@ def reminder_text(lang: str, commitment: NoticeCommitment, unit: NoticeUnit, *, 
 
 
 def escalation_text(
-    lang: str, commitment: NoticeCommitment, unit: NoticeUnit, focal: Sequence[NoticePerson], *, day: date
+    lang: str,
+    commitment: NoticeCommitment,
+    unit: NoticeUnit,
+    focal: Sequence[NoticePerson],
+    *,
+    day: date,
+    to_heads: bool = False,
 ) -> str:
-    """The one escalation to the unit's heads and the committee: overdue N days, with the focal points' names."""
+    """The one escalation of a tick: overdue N days, with the focal points' names.
+
+    The committee's text asks its secretaries to chase the unit; the heads' (`to_heads`) asks them to direct it,
+    naming the unit as its leadership is addressed ("Lãnh đạo Bộ Y tế", "Lãnh đạo Vụ Pháp chế").
+    """
     overdue = max((day - commitment.due_date).days, 0)
     names = ", ".join(
         esc(person_label(p)) + ("" if p.reachable else f" ({t(lang, 'unreachable')})") for p in focal
@@ -131,8 +146,15 @@ def escalation_text(
         f"⚠️ <b>{t(lang, 'Overdue task alert: {phrase}', phrase=due_phrase(lang, commitment.due_date, day))}</b>",
         t(
             lang,
-            "To the heads of {unit} and the ISO steering committee secretariat: the following task is {days} days"
-            " overdue and not yet done.",
+            "To the heads of {unit}: the following task of the unit is {days} days overdue and not yet done.",
+            unit=_unit(unit),
+            days=overdue,
+        )
+        if to_heads
+        else t(
+            lang,
+            "To the ISO steering committee secretariat: the following task of {unit} is {days} days overdue and"
+            " not yet done.",
             unit=_unit(unit),
             days=overdue,
         ),
@@ -140,7 +162,9 @@ def escalation_text(
         *_details(lang, commitment, day),
         f"{t(lang, 'Focal points')}: {names}",
         "",
-        t(lang, "Please direct the unit to complete it, or update it with the buttons below."),
+        t(lang, "Please direct the unit to complete it, or update it with the buttons below.")
+        if to_heads
+        else t(lang, "Please ask the unit to complete it, or update it with the buttons below."),
     ]
     return "\n".join(lines)
 
@@ -181,10 +205,21 @@ def escalation_group_text(
         c = item.commitment
         where = "" if unit is not None else f" — <b>{esc(item.unit.code)}</b>"
         lines.append(f"• #{c.id} · {esc(c.title)}{where} — {fmt_date(c.due_date)}, {due_phrase(lang, c.due_date, day)}")
-    if len(items) > limit:
-        lines.append(t(lang, "… and {count} more — /overdue", count=len(items) - limit))
+    # /overdue is the committee's; a head sees the unit's tasks with /tasks <code>.
+    more = len(items) - limit
+    if more > 0:
+        lines.append(
+            t(lang, "… and {count} more — /overdue", count=more)
+            if unit is None
+            else t(lang, "… and {count} more — /tasks {code}", count=more, code=esc(unit.code))
+        )
     lines.append("")
-    lines.append(t(lang, "Please direct the units to complete them; /overdue lists every overdue task."))
+    if unit is None:
+        lines.append(t(lang, "Please ask the units to complete them; /overdue lists every overdue task."))
+    else:
+        lines.append(
+            t(lang, "Please direct the unit to complete them; /tasks {code} lists its tasks.", code=esc(unit.code))
+        )
     return "\n".join(lines)
 
 

@@ -143,7 +143,7 @@ async def test_malformed_commands_get_the_correct_form(bot: Harness) -> None:
     await _register(bot)
     bot.user(SECRETARY, "Thư ký")
     cases = {
-        "/nosuchcommand": "Tôi không hiểu lệnh /nosuchcommand",
+        "/nosuchcommand": "Lệnh /nosuchcommand không có trong danh sách lệnh.",
         "/task": "Cú pháp: /task <số>",
         "/task abc": "Số nhiệm vụ phải là số nguyên",
         "/task 1 2": "quá nhiều tham số",
