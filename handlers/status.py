@@ -213,7 +213,7 @@ def parse_new_date(spec: CommandSpec, text: str) -> date:
         return parse_date(text)
     except DateOutOfRange:
         raise UserError(
-            "The year of {date} must be between {min} and {max}.", date=esc(text), min=MIN_YEAR, max=MAX_YEAR
+            "The year of {date} must be between {min} and {max}.", date=text, min=MIN_YEAR, max=MAX_YEAR
         ) from None
     except ValueError:
         if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2}", text.strip()):

@@ -245,6 +245,7 @@ async def test_evidence_by_caption_and_by_reply_and_back_to_the_secretary(bot: H
 
     view = await bot.ask(SECRETARY, f"/task {ids['internal']}")
     assert "bien-ban.pdf" in view and "Lan" in view
+    assert "📎 bien-ban.pdf (16 byte) · Lan" in view  # a small file in bytes, not "1 KB"
     message = bot.last_bot_message(SECRETARY)
     await press(bot, SECRETARY, message, "bien-ban.pdf")
     sent = await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: "document" in m)
