@@ -35,7 +35,7 @@ from storage.status import (
 )
 from texts.extensions import extension_request_text
 from texts.keyboards import CommitmentPress, decision_keyboard, parse_callback
-from texts.render import esc, fmt_date, legal_deadline_refusal
+from texts.render import fmt_date, legal_deadline_refusal
 
 NOTE_LIMIT = 20_000  # stored whole; only the display is shortened
 

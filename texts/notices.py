@@ -223,15 +223,16 @@ def escalation_group_text(
     return "\n".join(lines)
 
 
-def unreachable_text(lang: str, people: Sequence[str], *, limit: int = GROUP_LIST_LIMIT) -> str:
-    """To the secretaries: these people can no longer be reached. Each entry is already HTML (name and units)."""
+def unreachable_text(lang: str, people: Sequence[tuple[str, Sequence[str]]], *, limit: int = GROUP_LIST_LIMIT) -> str:
+    """To the secretaries: these people can no longer be reached. Each entry: (name, codes of their units)."""
+    whos = [esc(name) + (f" ({esc(', '.join(codes))})" if codes else "") for name, codes in people]
     if len(people) == 1:
         return t(
             lang,
             "⚠️ {who} can no longer be reached in Telegram: they blocked the bot or never started it. "
             "Messages to them are recorded as not delivered; new ones will reach them once they write to the bot"
             " again.",
-            who=people[0],
+            who=whos[0],
         )
     lines = [
         f"⚠️ <b>{t(lang, 'People who can no longer be reached: {count}', count=len(people))}</b>",
@@ -242,7 +243,7 @@ def unreachable_text(lang: str, people: Sequence[str], *, limit: int = GROUP_LIS
         ),
         "",
     ]
-    lines.extend(f"• {who}" for who in people[:limit])
+    lines.extend(f"• {who}" for who in whos[:limit])
     if len(people) > limit:
         lines.append(t(lang, "… and {count} more — /units", count=len(people) - limit))
     return "\n".join(lines)
