@@ -136,7 +136,7 @@ async def test_language_switch(bot: Harness) -> None:
     units = await bot.ask(SECRETARY, "/units")
     assert "VPB — Văn phòng Bộ: 2 open, 1 overdue" in units and "no focal point" in units
     assert "tiếng Việt" in await bot.ask(SECRETARY, "/lang vi")
-    assert "Chọn vi (Tiếng Việt) hoặc en (English)" in await bot.ask(SECRETARY, "/lang fr")
+    assert "Đề nghị chọn vi (Tiếng Việt) hoặc en (English)" in await bot.ask(SECRETARY, "/lang fr")
 
 
 async def test_malformed_commands_get_the_correct_form(bot: Harness) -> None:
