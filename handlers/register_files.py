@@ -9,8 +9,8 @@ from telegram import Document
 
 from handlers.base import Request, UserError, command, expect_args
 from storage.register_import import import_sources
+from texts.export import export_caption, export_file_name
 from texts.import_report import chat_import_report
-from texts.render import fmt_datetime
 
 REGISTER_SUFFIXES = (".csv", ".xlsx")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # what a bot may download from Telegram
@@ -30,12 +30,9 @@ async def export(req: Request) -> None:
     progress = await req.reply(req.tr("Preparing the register as an Excel file…"))
     buffer = io.BytesIO()
     await export_register(services.db, buffer, tz=services.settings.tz, lang=req.lang)
-    stamp = services.now().strftime("%Y%m%d-%H%M")
+    now, tz = services.now(), services.settings.tz
     await req.context.bot.send_document(
-        req.chat_id,
-        buffer.getvalue(),
-        filename=f"qmsbot-register-{stamp}.xlsx",
-        caption=req.tr("The register as of {when}.", when=fmt_datetime(services.now(), services.settings.tz)),
+        req.chat_id, buffer.getvalue(), filename=export_file_name(now, tz), caption=export_caption(req.lang, now, tz)
     )
     await progress.edit_text(req.tr("The register is ready."))
 
