@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
+from storage.models import Kind
 from storage.register_files import MSG_TITLE_EMPTY, Problem
 from storage.register_import import ImportReport
 from texts.extensions import deadline_move
 from texts.import_report import chat_import_report
+from texts.notices import escalation_text
 from texts.render import file_size, user_error_text
 
 
@@ -40,3 +43,29 @@ def test_a_register_file_sent_in_chat_is_answered_with_its_name_and_report() -> 
         "Tệp a&lt;b&gt;.csv:",
         "Dòng 2, cột title: chưa ghi nội dung nhiệm vụ",
     ]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class _Task:
+    id: int
+    title: str
+    kind: Kind
+    due_date: date
+    legal_basis: str = ""
+    source: str = ""
+
+
+def test_a_ministrys_heads_are_addressed_as_its_leadership_and_the_secretariat_as_itself() -> None:
+    ministry, task = _Unit("BYT", "Bộ Y tế"), _Task(7, "Báo cáo ISO năm 2026", Kind.INTERNAL, date(2026, 11, 20))
+    to_heads = escalation_text("vi", task, ministry, [], day=date(2026, 11, 30), to_heads=True)
+    to_committee = escalation_text("vi", task, ministry, [], day=date(2026, 11, 30))
+    assert "Kính gửi Lãnh đạo <b>Bộ Y tế (BYT)</b>: nhiệm vụ sau của đơn vị đã quá hạn 10 ngày" in to_heads
+    assert "Tổ thư ký" not in to_heads and "lãnh đạo đơn vị" not in to_heads
+    assert "Kính gửi Tổ thư ký Ban chỉ đạo ISO: nhiệm vụ sau của <b>Bộ Y tế (BYT)</b>" in to_committee
+    assert "Lãnh đạo" not in to_committee
