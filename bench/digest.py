@@ -50,6 +50,7 @@ from storage.models import (
     Role,
     Status,
 )
+from storage.outbox import OutboxKind
 
 TAKES_DATABASE_URL = True  # `python -m bench --small` runs it on PostgreSQL too (bench.database)
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -148,7 +149,7 @@ async def _history(db: Database, shape: Shape, now: datetime) -> tuple[int, int,
         failed = [
             {
                 "key": f"reminder:bench:{n}",
-                "kind": "reminder",
+                "kind": OutboxKind.REMINDER,
                 "chat_id": telegram_id,
                 "person_id": pid,
                 "text": "…",
@@ -217,7 +218,7 @@ async def run(shape: Shape, target: Target, *, reuse: bool = False) -> None:
         async with db.session() as session:
             counted = await session.execute(
                 select(OutboxMessage.kind, func.count())
-                .where(OutboxMessage.kind.in_(["digest", "unit_digest"]))
+                .where(OutboxMessage.kind.in_([DIGEST_KIND, UNIT_DIGEST_KIND]))
                 .group_by(OutboxMessage.kind)
             )
             kinds = {kind: int(n) for kind, n in counted.tuples()}

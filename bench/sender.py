@@ -37,7 +37,7 @@ from bench import BELOW_TARGET
 from sandbox.emulator.server import Emulator, FloodLimits
 from storage.db import Database
 from storage.models import OutboxMessage
-from storage.outbox import Outgoing, enqueue
+from storage.outbox import OutboxKind, Outgoing, enqueue
 
 TOKEN = "123456:BENCH-TOKEN"
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +132,13 @@ async def _run(args: argparse.Namespace) -> int:
             emulator.add_user(user, f"Đầu mối {user}")
             emulator.world.user(user).started = True
         rows = [
-            Outgoing(key=f"bench:{i}", kind="reminder", chat_id=users[i % chats], text=_text(i), reply_markup=KEYBOARD)
+            Outgoing(
+                key=f"bench:{i}",
+                kind=OutboxKind.REMINDER,
+                chat_id=users[i % chats],
+                text=_text(i),
+                reply_markup=KEYBOARD,
+            )
             for i in range(messages)
         ]
         async with db.session() as session:

@@ -91,7 +91,8 @@ async def _open_database(settings: Settings) -> Database:
 async def _import(settings: Settings, files: Sequence[Path]) -> int:
     from core.i18n import t_text
     from scheduler.announce import announce_new
-    from storage.register_import import import_files, render_report
+    from storage.register_import import import_files
+    from texts.import_report import import_report
 
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
@@ -111,7 +112,7 @@ async def _import(settings: Settings, files: Sequence[Path]) -> int:
         )
     finally:
         await db.dispose()
-    print(render_report(report, settings.default_language))
+    print(import_report(report, settings.default_language))
     return 0 if report.ok else 1
 
 

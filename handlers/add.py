@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -17,8 +17,16 @@ from telegram.ext import (
     filters,
 )
 
-from core.i18n import t_text
-from handlers.base import Request, UsageError, UserError, answer_user_error, build_request, command, refusal
+from handlers.base import (
+    Request,
+    UsageError,
+    UserError,
+    answer_user_error,
+    build_request,
+    command,
+    inline_markup,
+    refusal,
+)
 from handlers.context import Context
 from handlers.notify import wake_sender
 from handlers.status import parse_new_date
@@ -26,7 +34,8 @@ from scheduler.announce import announce_new
 from storage.models import Kind
 from storage.register import find_unit
 from storage.status import add_commitment
-from texts.render import esc, fmt_date, kind_label, shorten
+from texts.add import added_text, unknown_unit_in_dialogue
+from texts.keyboards import add_basis_keyboard, add_cancel_keyboard, add_kind_keyboard
 
 UNIT, TITLE, KIND, DUE, BASIS = range(5)
 TITLE_LIMIT = 500
@@ -36,12 +45,8 @@ KINDS = {"legal": Kind.LEGAL, "internal": Kind.INTERNAL}
 DIALOGUE_TIMEOUT_SECONDS = 15 * 60
 
 
-def _cancel_row(lang: str) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton("✖ " + t_text(lang, "Cancel"), callback_data="add:cancel")]
-
-
-def _cancel_only(lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([_cancel_row(lang)])
+def _cancel(lang: str) -> InlineKeyboardMarkup | None:
+    return inline_markup(add_cancel_keyboard(lang))
 
 
 async def _create(req: Request, *, unit_code: str, title: str, kind: Kind, due: date, legal_basis: str) -> None:
@@ -66,23 +71,18 @@ async def _create(req: Request, *, unit_code: str, title: str, kind: Kind, due: 
                 default_language=services.settings.default_language,
             )
     if change.commitment is None or change.unit is None:
-        raise UserError("There is no unit with the code {code}.", code=esc(unit_code))
+        raise UserError("There is no unit with the code {code}.", code=unit_code)
     wake_sender(req.context)
     await req.reply(
-        req.tr(
-            "Added #{id} for {unit}: {title}, due {due} ({kind}).",
-            id=change.commitment.id,
-            unit=f"<b>{esc(change.unit.code)}</b>",
-            title=esc(shorten(title, 200)),
-            due=fmt_date(due),
-            kind=kind_label(req.lang, kind),
+        added_text(
+            req.lang, commitment_id=change.commitment.id, unit_code=change.unit.code, title=title, due=due, kind=kind
         )
     )
 
 
 def _check_due(req: Request, due: date) -> None:
     if due < req.services.today():
-        raise UserError("The due date {date} is in the past.", date=fmt_date(due))
+        raise UserError("The due date {date} is in the past.", date=due)
 
 
 def _check_title(title: str) -> str:
@@ -125,7 +125,7 @@ async def entry(update: Update, context: Context) -> int:
     context.user_data["add"] = {}
     await req.reply(
         req.tr("New commitment, step 1 of 5: which unit? Send its code (e.g. VPB)."),
-        reply_markup=_cancel_only(req.lang),
+        reply_markup=_cancel(req.lang),
     )
     return UNIT
 
@@ -148,39 +148,30 @@ async def _step(update: Update, context: Context, state: int) -> int:
             async with req.services.db.session() as session:
                 unit = await find_unit(session, code=text)
             if unit is None:
-                raise UserError("There is no unit with the code {code}.", code=esc(text))
+                await req.reply(unknown_unit_in_dialogue(req.lang, text), reply_markup=_cancel(req.lang))
+                return UNIT
             draft["unit"] = unit.code
-            await req.reply(req.tr("Step 2 of 5: the title of the commitment?"), reply_markup=_cancel_only(req.lang))
+            await req.reply(req.tr("Step 2 of 5: the title of the commitment?"), reply_markup=_cancel(req.lang))
             return TITLE
         if state == TITLE:
             draft["title"] = _check_title(text)
-            keyboard = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(t_text(req.lang, "legal deadline"), callback_data="add:legal"),
-                        InlineKeyboardButton(t_text(req.lang, "internal deadline"), callback_data="add:internal"),
-                    ],
-                    _cancel_row(req.lang),
-                ]
+            await req.reply(
+                req.tr("Step 3 of 5: what kind of deadline?"), reply_markup=inline_markup(add_kind_keyboard(req.lang))
             )
-            await req.reply(req.tr("Step 3 of 5: what kind of deadline?"), reply_markup=keyboard)
             return KIND
         if state == KIND:
             if text.lower() not in KINDS:
                 raise UserError("The kind must be legal or internal.")
             draft["kind"] = text.lower()
-            await req.reply(req.tr("Step 4 of 5: the due date (DD/MM/YYYY)?"), reply_markup=_cancel_only(req.lang))
+            await req.reply(req.tr("Step 4 of 5: the due date (DD/MM/YYYY)?"), reply_markup=_cancel(req.lang))
             return DUE
         if state == DUE:
             due = parse_new_date(req.command("add"), text)
             _check_due(req, due)
             draft["due"] = due.isoformat()
-            keyboard = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(t_text(req.lang, "None"), callback_data="add:nobasis")], _cancel_row(req.lang)]
-            )
             await req.reply(
                 req.tr("Step 5 of 5: the legal basis or source document (e.g. 118/2009/QĐ-TTg)?"),
-                reply_markup=keyboard,
+                reply_markup=inline_markup(add_basis_keyboard(req.lang)),
             )
             return BASIS
         if len(text) > BASIS_LIMIT:
@@ -241,7 +232,7 @@ async def on_button(update: Update, context: Context) -> int | None:
     if choice in KINDS and "title" in draft and "kind" not in draft:
         draft["kind"] = choice
         await query.edit_message_reply_markup(None)
-        await req.reply(req.tr("Step 4 of 5: the due date (DD/MM/YYYY)?"), reply_markup=_cancel_only(req.lang))
+        await req.reply(req.tr("Step 4 of 5: the due date (DD/MM/YYYY)?"), reply_markup=_cancel(req.lang))
         return DUE
     if choice == "nobasis" and "due" in draft:
         await query.edit_message_reply_markup(None)

@@ -23,13 +23,16 @@ from handlers.services import Services
 from storage.members import Actor, resolve_actor, touch_person
 from storage.models import Commitment, Unit
 from storage.register import get_commitment
-from texts.render import shorten, split_message
+from texts.render import shorten, split_message, user_error_text
 
 log = logging.getLogger(__name__)
 
 
 class UserError(Exception):
-    """Something the user can fix: shown to them, translated, and nothing is changed."""
+    """Something the user can fix: shown to them, translated, and nothing is changed.
+
+    `params` are plain text (what the user typed, a code, a date): texts.render.user_error_text escapes them.
+    """
 
     def __init__(self, msgid: str, **params: object) -> None:
         super().__init__(msgid)
@@ -142,10 +145,8 @@ def refusal(req: Request, spec: CommandSpec) -> str:
 
 
 async def answer_user_error(req: Request, error: UserError) -> None:
-    lines = [req.tr(error.msgid, **error.params)] if error.msgid else []
-    if isinstance(error, UsageError):
-        lines.append(req.tr("Usage: {usage}", usage=req.tr(error.spec.usage_for(audience_of(req.actor)))))
-    await req.reply("\n".join(lines))
+    usage = error.spec.usage_for(audience_of(req.actor)) if isinstance(error, UsageError) else None
+    await req.reply(user_error_text(req.lang, error.msgid, error.params, usage=usage))
 
 
 TelegramCallback = Callable[[Update, Context], Coroutine[Any, Any, None]]

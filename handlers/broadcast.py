@@ -11,7 +11,7 @@ from handlers.notify import wake_sender
 from storage import broadcasts
 from storage.models import BroadcastStatus
 from texts.keyboards import BroadcastPress, broadcast_keyboard
-from texts.render import broadcast_parts, broadcast_preview, esc, with_outcome
+from texts.render import broadcast_parts, broadcast_preview, with_outcome
 
 UNITS = re.compile(r"@([A-Za-z0-9_.\-]{1,32}(?:,[A-Za-z0-9_.\-]{1,32})*)")
 
@@ -41,7 +41,7 @@ async def broadcast(req: Request) -> None:
         if unit_codes:
             unit_codes, unknown = await broadcasts.resolve_units(session, unit_codes)
             if unknown:
-                raise UserError("There is no unit with the code {code}.", code=esc(", ".join(unknown)))
+                raise UserError("There is no unit with the code {code}.", code=", ".join(unknown))
         draft = await broadcasts.create_draft(
             session,
             created_by_id=req.actor.person_id,

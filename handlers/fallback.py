@@ -7,7 +7,7 @@ from telegram import Update
 from handlers.base import UserError, answer_user_error, build_request, refusal
 from handlers.context import Context
 from handlers.corrections import prompted_rejection, reason_reply
-from texts.render import esc
+from texts.fallback import unknown_command_text
 
 
 async def unknown_command(update: Update, context: Context) -> None:
@@ -18,11 +18,7 @@ async def unknown_command(update: Update, context: Context) -> None:
         return  # /command@otherbot in a group
     req = await build_request(update, context)
     word = first.split("@")[0]
-    await req.reply(
-        req.tr("I do not know the command {command}.", command=esc(word))
-        + "\n"
-        + req.tr("Send /help to see the commands you can use.")
-    )
+    await req.reply(unknown_command_text(req.lang, word))
 
 
 async def plain_text(update: Update, context: Context) -> None:

@@ -6,7 +6,7 @@ from handlers.base import Request, UsageError, UserError, command, expect_args
 from storage.invites import create_invite
 from storage.models import Role
 from storage.register import find_unit
-from texts.render import esc, fmt_datetime
+from texts.invites import invite_text
 
 UNIT_ROLE_WORDS = {"focal": Role.FOCAL, "head": Role.HEAD}
 
@@ -30,7 +30,7 @@ async def invite(req: Request) -> None:
             role = UNIT_ROLE_WORDS[word]
             unit = await find_unit(session, code=args[0])
             if unit is None:
-                raise UserError("There is no unit with the code {code}.", code=esc(args[0]))
+                raise UserError("There is no unit with the code {code}.", code=args[0])
         created = await create_invite(
             session,
             role=role,
@@ -39,18 +39,14 @@ async def invite(req: Request) -> None:
             now=services.now(),
             ttl_days=services.settings.invite_ttl_days,
         )
-    link = f"https://t.me/{req.context.bot.username}?start={created.code}"
-    if unit is None:
-        who = req.tr("a secretary of the ISO committee")
-    elif role is Role.HEAD:
-        who = req.tr("a head of {unit}", unit=f"<b>{esc(unit.name)}</b> ({esc(unit.code)})")
-    else:
-        who = req.tr("a focal point of {unit}", unit=f"<b>{esc(unit.name)}</b> ({esc(unit.code)})")
     await req.reply(
-        req.tr("Invite link for {who}:", who=who)
-        + f"\n{esc(link)}\n"
-        + req.tr(
-            "It works once and expires on {when}. Send it only to the person concerned.",
-            when=fmt_datetime(created.expires_at, services.settings.tz),
+        invite_text(
+            req.lang,
+            role=role,
+            unit=unit,
+            bot_username=req.context.bot.username,
+            code=created.code,
+            expires_at=created.expires_at,
+            tz=services.settings.tz,
         )
     )

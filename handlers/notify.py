@@ -10,7 +10,7 @@ from typing import Any
 from handlers.context import Context
 from scheduler.notices import EXTENSION_CLOSED, EXTENSION_DECISION, committee_recipients
 from storage.models import Commitment, ExtensionRequest, ExtensionStatus, Person
-from storage.outbox import Outgoing
+from storage.outbox import OutboxKind, Outgoing
 from storage.status import ClosedNotice, RequesterNotice
 from texts.extensions import closed_text, decision_text
 from texts.keyboards import commitment_keyboard
@@ -20,7 +20,7 @@ def outgoing_to_committee(
     people: Iterable[Person],
     *,
     key: str,
-    kind: str,
+    kind: OutboxKind,
     commitment_id: int | None,
     render: Callable[[str], str],
     markup: Callable[[str], dict[str, Any] | None] | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.base import Request, command, expect_args
 from storage.register import overdue_commitments
-from texts.render import esc, fmt_date, shorten
+from texts.units import overdue_text
 
 LIMIT = 500  # beyond this a chat list stops being useful: /export has everything
 
@@ -16,21 +16,4 @@ async def overdue(req: Request) -> None:
     today = services.today()
     async with services.db.session() as session:
         rows, total = await overdue_commitments(session, today=today, limit=LIMIT)
-    if not rows:
-        await req.reply(req.tr("Nothing is overdue. 🎉"))
-        return
-    units = {unit.id for _, unit in rows}
-    lines = [f"<b>{req.tr('Overdue commitments: {count} in {units} unit(s)', count=total, units=len(units))}</b>"]
-    current = None
-    for commitment, unit in rows:
-        if unit.id != current:
-            current = unit.id
-            lines += ["", f"🔴 <b>{esc(unit.code)}</b> — {esc(unit.name)}"]
-        days = (today - commitment.due_date).days
-        lines.append(
-            f"  <code>#{commitment.id}</code> {esc(shorten(commitment.title, 120))} — "
-            + req.tr("due {due}, overdue {days} days", due=fmt_date(commitment.due_date), days=days)
-        )
-    if total > len(rows):
-        lines += ["", req.tr("… and {more} more: /export gives the whole register.", more=total - len(rows))]
-    await req.reply("\n".join(lines))
+    await req.reply(overdue_text(req.lang, rows, total, today))

@@ -10,8 +10,9 @@ from telegram import Document
 from handlers.base import Request, UserError, command, expect_args
 from handlers.notify import wake_sender
 from scheduler.announce import announce_new
-from storage.register_import import import_sources, render_report
-from texts.render import esc, fmt_datetime
+from storage.register_import import import_sources
+from texts.export import export_caption, export_file_name
+from texts.import_report import chat_import_report
 
 REGISTER_SUFFIXES = (".csv", ".xlsx")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # what a bot may download from Telegram
@@ -31,12 +32,9 @@ async def export(req: Request) -> None:
     progress = await req.reply(req.tr("Preparing the register as an Excel file…"))
     buffer = io.BytesIO()
     await export_register(services.db, buffer, tz=services.settings.tz, lang=req.lang, now=services.now())
-    stamp = services.now().strftime("%Y%m%d-%H%M")
+    now, tz = services.now(), services.settings.tz
     await req.context.bot.send_document(
-        req.chat_id,
-        buffer.getvalue(),
-        filename=f"qmsbot-register-{stamp}.xlsx",
-        caption=req.tr("The register as of {when}.", when=fmt_datetime(services.now(), services.settings.tz)),
+        req.chat_id, buffer.getvalue(), filename=export_file_name(now, tz), caption=export_caption(req.lang, now, tz)
     )
     await progress.edit_text(req.tr("The register is ready."))
 
@@ -69,5 +67,4 @@ async def import_document(req: Request, document: Document) -> None:
     )
     if report.created_ids:
         wake_sender(req.context)
-    header = f"<b>{esc(name)}</b>"
-    await req.reply(header + "\n" + render_report(report, req.lang, limit=REPORT_LIMIT, html=True))
+    await req.reply(chat_import_report(report, req.lang, file_name=name, limit=REPORT_LIMIT))

@@ -23,7 +23,7 @@ from handlers.commands import CommandSpec
 from handlers.notify import closed_request_notice, outgoing_to_committee, wake_sender
 from handlers.register_files import import_document, is_register_file
 from storage.models import Commitment
-from storage.outbox import sent_about
+from storage.outbox import OutboxKind, sent_about
 from storage.status import (
     Change,
     EvidenceFile,
@@ -44,7 +44,7 @@ from texts.keyboards import (
     parse_callback,
     undo_keyboard,
 )
-from texts.render import esc, fmt_date, legal_deadline_refusal
+from texts.render import fmt_date, legal_deadline_refusal
 
 NOTE_LIMIT = 20_000  # stored whole; only the display is shortened
 
@@ -256,11 +256,11 @@ def parse_new_date(spec: CommandSpec, text: str) -> date:
         return parse_date(text)
     except DateOutOfRange:
         raise UserError(
-            "The year of {date} must be between {min} and {max}.", date=esc(text), min=MIN_YEAR, max=MAX_YEAR
+            "The year of {date} must be between {min} and {max}.", date=text, min=MIN_YEAR, max=MAX_YEAR
         ) from None
     except ValueError:
         if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{1,2}-\d{1,2}", text.strip()):
-            raise UserError("The date {date} does not exist.", date=esc(text)) from None
+            raise UserError("The date {date} does not exist.", date=text) from None
         raise UsageError(spec, "Write the date as DD/MM/YYYY, e.g. 15/12/2026.") from None
 
 
@@ -291,7 +291,7 @@ async def extend(req: Request) -> None:
             notices=lambda request, people: outgoing_to_committee(
                 people,
                 key=f"extension:{request.id}",
-                kind="extension_request",
+                kind=OutboxKind.EXTENSION_REQUEST,
                 commitment_id=commitment.id,
                 render=lambda lang: request_text(lang, req.actor.name, commitment, unit, new_due, reason),
                 markup=lambda lang: decision_keyboard(lang, request.id),

@@ -21,7 +21,7 @@ from storage.models import Commitment, Event, Evidence, Unit
 from storage.register import count_open, find_commitments, find_unit, open_commitments
 from storage.status import evidence_of
 from texts.keyboards import commitment_keyboard, with_evidence
-from texts.render import commitment_line, esc, task_view
+from texts.render import commitment_line, task_view
 
 LIST_LIMIT = 50
 
@@ -42,7 +42,7 @@ async def tasks(req: Request) -> None:
         if args:
             unit = await find_unit(session, code=args[0])
             if unit is None:
-                raise UserError("There is no unit with the code {code}.", code=esc(args[0]))
+                raise UserError("There is no unit with the code {code}.", code=args[0])
             if not actor.can_see_unit(unit.id):
                 raise UserError("You can only see the commitments of your own units.")
             unit_ids: list[int] | None = [unit.id]

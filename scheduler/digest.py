@@ -27,7 +27,7 @@ from storage.db import Database
 from storage.digest_data import CommitteeData, DigestItem, DigestWindow
 from storage.members import Actor
 from storage.models import OutboxMessage, Unit
-from storage.outbox import Outgoing, enqueue
+from storage.outbox import OutboxKind, Outgoing, enqueue
 from texts.digest import chart_caption, committee_digest_text, nothing_due_text, unit_digest_text
 from texts.render import split_message
 
@@ -83,7 +83,7 @@ def _part_key(base: str, number: int) -> str:
 
 
 def _texts(
-    base: str, text: str, *, kind: str, recipient: DigestRecipient, priority: int = DIGEST_PRIORITY
+    base: str, text: str, *, kind: OutboxKind, recipient: DigestRecipient, priority: int = DIGEST_PRIORITY
 ) -> list[Outgoing]:
     return [
         Outgoing(

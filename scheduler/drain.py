@@ -21,12 +21,12 @@ from storage import outbox
 from storage.db import Database
 from storage.members import UNREACHABLE_ERROR, mark_unreachable
 from storage.models import OPEN_STATUSES, OutboxStatus
-from storage.outbox import Head, Outcome, Pending, QueuedMessage
+from storage.outbox import Head, OutboxKind, Outcome, Pending, QueuedMessage
 
 log = logging.getLogger(__name__)
 
 # Rows about a commitment that make no sense once it is done or cancelled, or once its deadline moved.
-REMINDER_KINDS: Final = frozenset({"reminder", "escalation"})
+REMINDER_KINDS: Final = frozenset({OutboxKind.REMINDER, OutboxKind.ESCALATION})
 CLOSED_ERROR: Final = "commitment closed"
 STALE_ERROR: Final = "deadline changed: this reminder was for an earlier due date"
 MAX_ERROR: Final = 1000

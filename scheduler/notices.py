@@ -1,6 +1,6 @@
 """Every kind of notification, declared once: its outbox kind, its key, who gets it, how it groups, its text.
 
-The only place outbox `kind` strings are written; docs/ARCHITECTURE.md, "One notification model".
+Each outbox kind (storage.outbox.OutboxKind) gets its meaning here; docs/ARCHITECTURE.md, "One notification model".
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.policy import delivery_key
 from storage import planning
+from storage.outbox import OutboxKind
 from storage.planning import PersonInfo, UnitPeople
 from texts import digest as digest_texts
 from texts import notices as notice_texts
@@ -70,7 +71,7 @@ class Recipients(StrEnum):
 class NoticeKind:
     """One kind of notification. `key` builds the outbox key from the parts named in its docstring."""
 
-    kind: str  # the outbox `kind`
+    kind: OutboxKind  # the outbox `kind`
     recipients: Recipients
     grouping: Grouping
     key: Callable[..., str]
@@ -87,77 +88,81 @@ def _escalation_key(content: str, person_id: int, unit_id: int | None = None) ->
     return f"escalation:{content}:{person_id}" if unit_id is None else f"escalation:{unit_id}:{content}:{person_id}"
 
 
-REMINDER = NoticeKind("reminder", Recipients.FOCAL, Grouping.PER_COMMITMENT, delivery_key, notice_texts.reminder_text)
+REMINDER = NoticeKind(
+    OutboxKind.REMINDER, Recipients.FOCAL, Grouping.PER_COMMITMENT, delivery_key, notice_texts.reminder_text
+)
 # An overdue reminder is a reminder (same key, same kind in the outbox: the sender treats them alike); it is
 # declared for the record: its slots are the policy's negative offsets.
-OVERDUE = NoticeKind("reminder", Recipients.FOCAL, Grouping.PER_COMMITMENT, delivery_key, notice_texts.reminder_text)
+OVERDUE = NoticeKind(
+    OutboxKind.REMINDER, Recipients.FOCAL, Grouping.PER_COMMITMENT, delivery_key, notice_texts.reminder_text
+)
 ESCALATION = NoticeKind(
-    "escalation",
+    OutboxKind.ESCALATION,
     Recipients.HEADS_AND_COMMITTEE,
     Grouping.PER_TICK,
     _escalation_key,
     notice_texts.escalation_group_text,  # one item: notice_texts.escalation_text, with the task's buttons
 )
 NO_FOCAL = NoticeKind(
-    "no_focal",
+    OutboxKind.NO_FOCAL,
     Recipients.COMMITTEE,
     Grouping.PER_TICK,
     lambda first_unit, number, person_id: f"nofocal:{first_unit}:{number}:{person_id}",
     notice_texts.no_focal_text,
 )
 UNREACHABLE = NoticeKind(
-    "unreachable",
+    OutboxKind.UNREACHABLE,
     Recipients.COMMITTEE,
     Grouping.PER_TICK,
     lambda content, person_id: f"unreachable:{content}:{person_id}",
     notice_texts.unreachable_text,
 )
 DIGEST = NoticeKind(
-    "digest",
+    OutboxKind.DIGEST,
     Recipients.COMMITTEE_AND_CHAT,
     Grouping.PER_EVENT,
     lambda stamp, chat_id: f"digest:{stamp}:{chat_id}",
     digest_texts.committee_digest_text,
 )
 UNIT_DIGEST = NoticeKind(
-    "unit_digest",
+    OutboxKind.UNIT_DIGEST,
     Recipients.FOCAL_OF_EACH_UNIT,
     Grouping.PER_EVENT,
     lambda stamp, person_id, unit_id: f"unitdigest:{stamp}:{person_id}:{unit_id}",
     digest_texts.unit_digest_text,
 )
 BROADCAST = NoticeKind(
-    "broadcast",
+    OutboxKind.BROADCAST,
     Recipients.CHOSEN,
     Grouping.PER_EVENT,
     lambda batch, person_id, part: f"{batch}:{person_id}:{part}",  # batch: `broadcast:{id}:{n}` (storage.broadcasts)
     render.broadcast_parts,
 )
 BROADCAST_REPORT = NoticeKind(
-    "report",
+    OutboxKind.BROADCAST_REPORT,
     Recipients.AUTHOR,
     Grouping.PER_EVENT,
     lambda broadcast_id, part: f"broadcast-report:{broadcast_id}:{part}",
     render.broadcast_report,
 )
 EXTENSION_REQUEST = NoticeKind(
-    "extension_request",
+    OutboxKind.EXTENSION_REQUEST,
     Recipients.COMMITTEE,
     Grouping.PER_EVENT,
     lambda request_id, person_id: f"extension:{request_id}:{person_id}",
-    None,  # written by handlers/status.py (_request_notice), next to the request it describes
+    None,  # texts.extensions.request_text (written by handlers/status.py, next to the request)
 )
 EXTENSION_DECISION = NoticeKind(
-    "decision",
+    OutboxKind.EXTENSION_DECISION,
     Recipients.AUTHOR,
     Grouping.PER_EVENT,
     lambda request_id: f"extension-decision:{request_id}",
-    None,  # written by handlers/buttons.py (decision_text)
+    None,  # texts.extensions.decision_text (written by handlers/notify.py, next to the decision)
 )
 # "Remind me later": a reminder (the drain treats it as one: dropped when the commitment is closed or its
 # deadline moved) for the one who asked, at a later day; its key keeps the occurrence in third place.
 SNOOZE = NoticeKind(
-    "reminder",
+    OutboxKind.REMINDER,
     Recipients.SELF,
     Grouping.PER_COMMITMENT,
     lambda commitment_id, occurrence, day, person_id: f"reminder:{commitment_id}:{occurrence}:snooze-{day}:{person_id}",
@@ -165,7 +170,7 @@ SNOOZE = NoticeKind(
 )
 # A moved deadline (/edit), to the unit's reachable focal points.
 DUE_CHANGED = NoticeKind(
-    "due_changed",
+    OutboxKind.DUE_CHANGED,
     Recipients.FOCAL,
     Grouping.PER_EVENT,
     lambda commitment_id, version, person_id: f"due-changed:{commitment_id}:{version}:{person_id}",
@@ -173,7 +178,7 @@ DUE_CHANGED = NoticeKind(
 )
 # A pending request made moot (done, cancelled, deadline edited), to the one who asked.
 EXTENSION_CLOSED = NoticeKind(
-    "decision",
+    OutboxKind.EXTENSION_DECISION,
     Recipients.AUTHOR,
     Grouping.PER_EVENT,
     lambda request_id: f"extension-closed:{request_id}",
@@ -181,7 +186,7 @@ EXTENSION_CLOSED = NoticeKind(
 )
 # "A new commitment was registered for your unit": one message per unit per /add or import.
 NEW_COMMITMENT = NoticeKind(
-    "new_commitment",
+    OutboxKind.NEW_COMMITMENT,
     Recipients.FOCAL,
     Grouping.PER_EVENT,  # one message per unit per /add or import (scheduler/announce.py)
     lambda content, person_id: f"new:{content}:{person_id}",

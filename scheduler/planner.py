@@ -241,7 +241,7 @@ def _escalation_messages(
         if lang not in texts:
             if single is not None:
                 focal = people[single.unit_id].focal
-                text = escalation_text(lang, single, items[0].unit, focal, day=tick.today)
+                text = escalation_text(lang, single, items[0].unit, focal, day=tick.today, to_heads=unit is not None)
                 texts[lang] = (text, _keyboard(lang, single))
             else:
                 texts[lang] = (escalation_group_text(lang, items, day=tick.today, unit=unit), None)

@@ -19,7 +19,7 @@ from storage.members import UNREACHABLE_ERROR, mark_unreachable
 from storage.outbox import Outgoing, enqueue
 from storage.planning import PersonInfo
 from texts.notices import unreachable_text
-from texts.render import esc, person_label
+from texts.render import person_label
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ async def notify_unreachable(
     if not listed:
         return 0, 0
     people = sorted((found[pid] for pid, _ in listed), key=lambda p: (person_label(p[0]).casefold(), p[0].id))
-    whos = [esc(person_label(person)) + (f" ({esc(', '.join(codes))})" if codes else "") for person, codes in people]
+    whos = [(person_label(person), codes) for person, codes in people]
     to = committee_recipients(recipients, exclude={pid for pid, _ in listed})
     if not to:
         log.warning("%d person(s) cannot be reached and no secretary can be told", len(listed))

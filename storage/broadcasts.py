@@ -19,7 +19,7 @@ from storage.models import (
     Person,
     Unit,
 )
-from storage.outbox import Outgoing, enqueue
+from storage.outbox import OutboxKind, Outgoing, enqueue
 from storage.register import code_key
 
 FINAL = (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.BLOCKED)
@@ -126,7 +126,7 @@ async def send(
                 messages.append(
                     Outgoing(
                         key=f"{batch}:{person.id}:{index}",
-                        kind="broadcast",
+                        kind=OutboxKind.BROADCAST,
                         chat_id=person.telegram_id,
                         person_id=person.id,
                         batch=batch,
@@ -141,7 +141,7 @@ async def send(
                 messages.append(
                     Outgoing(
                         key=f"{batch}:{person.id}:{index}",
-                        kind="broadcast",
+                        kind=OutboxKind.BROADCAST,
                         chat_id=person.telegram_id,
                         person_id=person.id,
                         batch=batch,

@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.i18n import N_
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -85,6 +87,13 @@ class Status(enum.StrEnum):
 
 
 OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
+# A status in words (msgids), the one list: chat texts (texts.render.status_label) and the export's sheets.
+STATUS_LABELS: dict[Status, str] = {
+    Status.OPEN: N_("not started"),
+    Status.IN_PROGRESS: N_("in progress"),
+    Status.DONE: N_("done"),
+    Status.CANCELLED: N_("cancelled"),
+}
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -18,12 +19,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Commitment, OutboxMessage, OutboxStatus, Person, Status
 
 
+class OutboxKind(StrEnum):
+    """Every value of the outbox `kind` column, declared once (str-valued: the column keeps its values).
+
+    scheduler.notices gives each its recipients, grouping and renderer; nothing writes a kind as a literal.
+    """
+
+    REMINDER = "reminder"  # before, on and after the deadline
+    ESCALATION = "escalation"
+    NO_FOCAL = "no_focal"
+    UNREACHABLE = "unreachable"
+    DIGEST = "digest"
+    UNIT_DIGEST = "unit_digest"
+    BROADCAST = "broadcast"
+    BROADCAST_REPORT = "report"
+    EXTENSION_REQUEST = "extension_request"
+    EXTENSION_DECISION = "decision"
+    NEW_COMMITMENT = "new_commitment"
+    DUE_CHANGED = "due_changed"  # /edit moved a deadline: told to the unit
+
+
 @dataclass
 class Outgoing:
     """A notification to be queued: already rendered, addressed to one chat."""
 
     key: str
-    kind: str
+    kind: OutboxKind
     chat_id: int
     text: str = ""
     reply_markup: dict[str, Any] | None = None

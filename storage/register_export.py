@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 
 from core.i18n import N_, t_text
 from storage.db import Database
-from storage.models import Commitment, Event, Kind, Person, Status, Unit
+from storage.models import STATUS_LABELS, Commitment, Event, Kind, Person, Status, Unit
 from storage.register_files import COMMITMENT_COLUMNS, UNIT_COLUMNS
 
 BATCH = 2000
@@ -43,13 +43,6 @@ HISTORY_COLUMNS = (
     "to",
     "note",
 )
-
-STATUS_LABELS = {
-    Status.OPEN: N_("not started"),
-    Status.IN_PROGRESS: N_("in progress"),
-    Status.DONE: N_("done"),
-    Status.CANCELLED: N_("cancelled"),
-}
 
 DATE_FORMAT = "DD/MM/YYYY"
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM"

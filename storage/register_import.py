@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batches import chunks
-from core.i18n import N_, t, t_text
 from storage.db import Database
 from storage.models import Commitment, Event, Kind, Status, Unit
 from storage.register_files import (
@@ -31,25 +29,11 @@ from storage.register_files import (
     Table,
     UnitRecord,
     check_references,
-    file_label,
     read_register_files,
     sort_problems,
 )
 
 CHUNK = 5000  # keys per IN (…) query: well under SQLite's and PostgreSQL's parameter limits
-
-MSG_FAILED_ONE = N_("Nothing was imported: 1 problem found. Correct it and import the files again.")
-MSG_FAILED_MANY = N_("Nothing was imported: {count} problems found. Correct them and import the files again.")
-MSG_FILE = N_("File {file}:")
-MSG_AT_LINE_COLUMN = N_("Line {line}, column {column}: {reason}")
-MSG_AT_LINE = N_("Line {line}: {reason}")
-MSG_MORE = N_("… and {count} more problems")
-MSG_DONE = N_("Import done.")
-MSG_NO_CHANGE = N_("Nothing changed: the register already matches the files.")
-MSG_UNITS_READ = N_("{file}: {count} units")
-MSG_COMMITMENTS_READ = N_("{file}: {count} commitments")
-MSG_UNITS_COUNTS = N_("Units: {created} new, {updated} updated, {unchanged} unchanged.")
-MSG_COMMITMENTS_COUNTS = N_("Commitments: {created} new, {updated} updated, {unchanged} unchanged.")
 
 
 @dataclass
@@ -462,66 +446,3 @@ class _Writer:
             if name in row.columns:
                 change(name, name, getattr(state, name), getattr(record, name))
         return values
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The report, in words
-
-
-def render_report(report: ImportReport, lang: str | None, *, limit: int | None = None, html: bool = False) -> str:
-    """The import report in `lang`, as plain text (or HTML-escaped text with `html=True`).
-
-    At most `limit` problems are listed (all when None); the rest are counted.
-    """
-
-    tr = t if html else t_text  # HTML: the templates are escaped too; plain text: nothing is
-
-    def esc(value: object) -> object:
-        return escape(str(value), quote=False) if html and isinstance(value, str) else value
-
-    lines: list[str] = []
-    if report.problems:
-        count = len(report.problems)
-        lines.append(tr(lang, MSG_FAILED_ONE) if count == 1 else tr(lang, MSG_FAILED_MANY, count=count))
-        shown = report.problems if limit is None else report.problems[:limit]
-        current: str | None = None
-        for problem in shown:
-            if problem.where != current:
-                current = problem.where
-                lines.append("")
-                lines.append(tr(lang, MSG_FILE, file=esc(current)))
-            params = {key: esc(value) for key, value in problem.params.items()}
-            reason = tr(lang, problem.msgid, **params)
-            if problem.line and problem.column:
-                lines.append(tr(lang, MSG_AT_LINE_COLUMN, line=problem.line, column=problem.column, reason=reason))
-            elif problem.line:
-                lines.append(tr(lang, MSG_AT_LINE, line=problem.line, reason=reason))
-            else:
-                lines.append(reason[:1].upper() + reason[1:])
-        if len(shown) < count:
-            lines.append(tr(lang, MSG_MORE, count=count - len(shown)))
-        return "\n".join(lines)
-
-    lines.append(tr(lang, MSG_DONE) if report.changed else tr(lang, MSG_NO_CHANGE))
-    for table in report.tables:
-        msgid = MSG_UNITS_READ if table.kind == "units" else MSG_COMMITMENTS_READ
-        lines.append(tr(lang, msgid, file=esc(file_label(table.file, table.sheet)), count=table.rows))
-    lines.append(
-        tr(
-            lang,
-            MSG_UNITS_COUNTS,
-            created=report.units_created,
-            updated=report.units_updated,
-            unchanged=report.units_unchanged,
-        )
-    )
-    lines.append(
-        tr(
-            lang,
-            MSG_COMMITMENTS_COUNTS,
-            created=report.commitments_created,
-            updated=report.commitments_updated,
-            unchanged=report.commitments_unchanged,
-        )
-    )
-    return "\n".join(lines)

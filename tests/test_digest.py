@@ -269,10 +269,14 @@ async def test_committee_digest_content_in_vietnamese(db: Database) -> None:
     # done 23:30 on the due day is on time; 00:30 the day after is late (local time, not UTC)
     assert "Tỷ lệ đúng hạn: <b>50%</b> (1/2 nhiệm vụ hoàn thành trong 7 ngày qua)" in text
     assert "Lũy kế: 67% (2/3 nhiệm vụ đã hoàn thành)" in text
-    # the per-unit table: overdue units first, KT (nothing soon, nothing overdue) after
-    table = [line for line in text.splitlines() if line.endswith("</code>")]
-    codes = [re.sub(r"<[^>]+>", "", line).split()[1] for line in table[1:]]
+    # the per-unit rows: overdue units first, KT (nothing soon, nothing overdue) after; each count in words
+    by_unit = text.split("<b>Theo đơn vị</b>\n")[1].split("\n\n")[0].splitlines()
+    codes = [re.sub(r"<[^>]+>", "", line).split()[1] for line in by_unit]
     assert codes[:2] == ["VP", "PC"] and set(codes) == {"VP", "PC", "KHCN", "KT"}
+    assert by_unit[0] == (
+        "🔴 <b>VP</b> — <b>1</b> quá hạn · 1 đến hạn trong 7 ngày · 3 chưa hoàn thành · 2 hoàn thành trong 7 ngày qua"
+    )
+    assert "QH" not in text and "CHT" not in text
     # overdue items, with days overdue
     assert (
         f"#{w.items['vp_overdue']} /task_{w.items['vp_overdue']} <b>VP</b> · Phê duyệt kế hoạch triển khai"
@@ -289,8 +293,9 @@ async def test_committee_digest_content_in_vietnamese(db: Database) -> None:
     # pending extension requests
     assert "Đề nghị gia hạn chờ phê duyệt (1)" in text
     assert (
-        f"#{w.items['khcn_soon']} /task_{w.items['khcn_soon']} <b>KHCN</b> · Báo cáo tiến độ &lt;ISO&gt;"
-        " — 18/12/2026 → 06/01/2027 — Đỗ Minh: <i>cần thêm &lt;thời gian&gt; để lấy ý kiến</i>" in text
+        f"#{w.items['khcn_soon']} /task_{w.items['khcn_soon']} <b>KHCN</b> · Báo cáo tiến độ &lt;ISO&gt; — "
+        "18/12/2026 → 06/01/2027 (thêm 19 ngày)"
+        " — Đỗ Minh: <i>cần thêm &lt;thời gian&gt; để lấy ý kiến</i>" in text
     )
     # failed deliveries, but not the reminder dropped because its task was closed
     assert "Tin nhắn không gửi được trong 7 ngày qua (1)" in text

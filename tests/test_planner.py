@@ -173,6 +173,9 @@ async def test_a_reminder_goes_to_each_reachable_focal_point_once(db: Database) 
     assert "Kế hoạch &lt;b&gt;ISO&lt;/b&gt; &amp; dự toán" in vi.text  # user text escaped
     assert "Thứ Sáu, 11/12/2026" in vi.text and "còn 14 ngày" in vi.text and "118/2009/QĐ-TTg" in vi.text
     assert "Đề nghị Quý đơn vị" in vi.text and "thời hạn theo văn bản pháp luật" in vi.text
+    # the request names the date ("no later than"), as a committee's formal request does
+    assert "hoàn thành nhiệm vụ sau chậm nhất ngày 11/12/2026:" in vi.text and "đúng thời hạn" not in vi.text
+    assert "complete the following task no later than 11/12/2026:" in en.text
     assert "Friday, 11/12/2026" in en.text and "14 days left" in en.text
     buttons = [b["callback_data"] for row in vi.reply_markup["inline_keyboard"] for b in row]  # type: ignore[index]
     # a legal deadline: Done, progress, Remind me later, Details — no "Ask to extend" (the committee cannot move it)
@@ -367,6 +370,18 @@ async def test_escalation_goes_to_heads_and_the_committee_once(db: Database) -> 
     assert "quá hạn 7 ngày" in messages[head].text and "Nguyễn Văn An" in messages[head].text
     assert "Văn phòng Bộ (VPB)" in messages[secretary].text
     assert "7 days overdue" in messages[admin].text
+    # one text for the committee (chase the unit), one for the heads (direct it), never both in one
+    assert (
+        "Kính gửi Tổ thư ký Ban chỉ đạo ISO: nhiệm vụ sau của <b>Văn phòng Bộ (VPB)</b> đã quá hạn 7 ngày"
+        in messages[secretary].text
+    )
+    assert "Đề nghị đồng chí đôn đốc đơn vị khẩn trương hoàn thành" in messages[secretary].text
+    assert "Lãnh đạo" not in messages[secretary].text
+    assert (
+        "Kính gửi Lãnh đạo <b>Văn phòng Bộ (VPB)</b>: nhiệm vụ sau của đơn vị đã quá hạn 7 ngày" in messages[head].text
+    )
+    assert "Đề nghị đồng chí chỉ đạo đơn vị khẩn trương hoàn thành" in messages[head].text
+    assert "Tổ thư ký" not in messages[head].text
 
     # Once: not at the next ticks, not to a head linked later.
     async with db.session() as session:
@@ -439,7 +454,11 @@ async def test_escalations_are_one_message_per_recipient_with_at_most_30_listed(
     assert "… and 7 more — /overdue" in alerts[admin].text
     # each head: their own unit only
     assert len(_listed(alerts[head_vpb].text, many)) == 30 and not _listed(alerts[head_vpb].text, few)
-    assert "… và 5 nhiệm vụ khác — /overdue" in alerts[head_vpb].text and "Văn phòng Bộ (VPB)" in alerts[head_vpb].text
+    head_text = alerts[head_vpb].text
+    # a head is addressed as the unit's leadership and pointed to /tasks (the committee's /overdue is not theirs)
+    assert "Kính gửi Lãnh đạo <b>Văn phòng Bộ (VPB)</b>:" in head_text and "Tổ thư ký" not in head_text
+    assert "… và 5 nhiệm vụ khác — /tasks VPB" in head_text and "/overdue" not in head_text
+    assert "Kính gửi Tổ thư ký Ban chỉ đạo ISO:" in text and "Đề nghị đồng chí đôn đốc các đơn vị" in text
     assert _listed(alerts[head_ttb].text, few) == few and "Overdue task alert: 2 tasks" in alerts[head_ttb].text
     assert len(alerts[secretary].text) < 4096
 

@@ -21,8 +21,9 @@ from storage.events import record
 from storage.models import Commitment, Event, Person, Status, Unit
 from storage.register_export import export_register
 from storage.register_files import COMMITMENT_COLUMNS, UNIT_COLUMNS
-from storage.register_import import import_sources, render_report
+from storage.register_import import import_sources
 from storage.sample import sample_sources
+from texts.import_report import import_report
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -77,7 +78,7 @@ async def test_export_then_import_changes_nothing(db: Database, now: datetime) -
     data = await export_bytes(db)
     report = await import_sources(db, [("register.xlsx", data)], now=later + timedelta(hours=1))
 
-    assert report.ok, render_report(report, "en")
+    assert report.ok, import_report(report, "en")
     assert not report.changed
     assert (report.units_unchanged, report.commitments_unchanged) == (18, 37)
     async with db.session() as session:
@@ -240,7 +241,7 @@ async def test_text_that_looks_like_a_formula_is_exported_as_text(db: Database, 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert not any(b"<f>" in archive.read(n) for n in archive.namelist() if n.startswith("xl/worksheets/"))
     report = await import_sources(db, [("register.xlsx", data)], now=now + timedelta(hours=1))
-    assert report.ok and not report.changed, render_report(report, "en")
+    assert report.ok and not report.changed, import_report(report, "en")
 
 
 async def test_export_status_labels_are_plain_text(
@@ -380,4 +381,4 @@ async def test_the_summary_follows_the_exporters_language(db: Database, now: dat
     assert {row[4] for row in summary[1:]} <= {"Legal", "Internal"}
     # Re-importing the English export reads only the machine sheets: nothing changes.
     report = await import_sources(db, [("register.xlsx", await export_bytes(db, lang="en", now=now))], now=now)
-    assert report.ok and not report.changed, render_report(report, "en")
+    assert report.ok and not report.changed, import_report(report, "en")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 import core.i18n
 import storage.register_export as register_export
 import storage.register_files as register_files
-import storage.register_import as register_import
+import texts.import_report as import_report_texts
 from core.dates import parse_date
 from core.i18n import LOCALE_DIR, translations
 from storage.db import Database
@@ -47,8 +47,9 @@ from storage.register_files import (
     parse_due,
     read_register_files,
 )
-from storage.register_import import ImportReport, import_files, import_sources, render_report
+from storage.register_import import ImportReport, import_files, import_sources
 from storage.sample import SAMPLE_DIR, sample_sources, shifted_sample
+from texts.import_report import import_report
 
 UNITS = """code,name,parent_code
 KCQB,Khối cơ quan tham mưu Bộ,
@@ -94,7 +95,7 @@ def only_problem(report: ImportReport) -> Problem:
 async def test_sample_imports_cleanly(db: Database, now: datetime) -> None:
     report = await import_sources(db, sample_sources(), now=now)
 
-    assert report.ok, render_report(report, "en")
+    assert report.ok, import_report(report, "en")
     assert (report.units_created, report.commitments_created) == (18, 37)
     assert [(t.file, t.kind, t.rows) for t in report.tables] == [
         ("units.csv", "units", 18),
@@ -149,7 +150,7 @@ async def test_csv_encodings_and_delimiters(db: Database, now: datetime, bom: bo
         db, [("a.csv", encode(COMMITMENTS)), ("b.csv", encode(UNITS))], now=now
     )  # recognised by header, not by name or order
 
-    assert report.ok, render_report(report, "en")
+    assert report.ok, import_report(report, "en")
     assert (report.units_created, report.commitments_created) == (3, 3)
     assert (await commitment(db, "KH-VKHCN")).legal_basis == "118/2009/QĐ-TTg"
     expected = "Trình, bổ sung" if delimiter == ";" else "Trình ban hành 07 quy trình sửa đổi, bổ sung"
@@ -175,7 +176,7 @@ async def test_xlsx_workbook(db: Database, now: datetime) -> None:
 
     report = await import_sources(db, [("register.xlsx", buffer.getvalue())], now=now)
 
-    assert report.ok, render_report(report, "en")
+    assert report.ok, import_report(report, "en")
     assert (report.units_created, report.commitments_created) == (2, 3)
     r1 = await commitment(db, "R1")
     assert (r1.due_date, r1.kind, r1.status) == (date(2013, 12, 15), Kind.INTERNAL, Status.OPEN)
@@ -191,7 +192,7 @@ async def test_xlsx_workbook(db: Database, now: datetime) -> None:
 async def test_units_already_in_the_register_resolve(db: Database, now: datetime) -> None:
     assert (await import_sources(db, files()[:1], now=now)).ok
     report = await import_sources(db, files()[1:], now=now)  # commitments alone, units from the database
-    assert report.ok, render_report(report, "en")
+    assert report.ok, import_report(report, "en")
     assert report.commitments_created == 3
 
 
@@ -557,7 +558,7 @@ async def test_a_workbook_due_in_year_9999_writes_nothing(db: Database, now: dat
         (2, "due", MSG_DUE_YEAR),
         (3, "due", MSG_DUE_YEAR),
     ]
-    assert render_report(report, "en").splitlines()[-1] == (
+    assert import_report(report, "en").splitlines()[-1] == (
         "Line 3, column due: the date 15/12/2206 is out of range: the year must be between 2000 and 2100"
     )
     assert await counts(db) == (0, 0, 0)
@@ -581,13 +582,13 @@ async def test_render_report_vi_and_en(db: Database, now: datetime) -> None:
     bad = _replace_line(COMMITMENTS, 3, "KH-VKHCN,VKHCN,Phê duyệt kế hoạch,legal,31/02/2026,,,")
     report = await import_sources(db, files(commitments=bad), now=now)
 
-    assert render_report(report, "vi") == (
+    assert import_report(report, "vi") == (
         "Chưa nhập dữ liệu nào: có 1 lỗi. Đề nghị sửa lỗi rồi nhập lại tệp.\n"
         "\n"
         "Tệp commitments.csv:\n"
         "Dòng 3, cột due: ngày 31/02/2026 không tồn tại"
     )
-    assert render_report(report, "en") == (
+    assert import_report(report, "en") == (
         "Nothing was imported: 1 problem found. Correct it and import the files again.\n"
         "\n"
         "File commitments.csv:\n"
@@ -595,7 +596,7 @@ async def test_render_report_vi_and_en(db: Database, now: datetime) -> None:
     )
 
     good = await import_sources(db, files(), now=now)
-    assert render_report(good, "vi") == (
+    assert import_report(good, "vi") == (
         "Đã nhập xong.\n"
         "units.csv: 3 đơn vị\n"
         "commitments.csv: 3 nhiệm vụ\n"
@@ -603,20 +604,20 @@ async def test_render_report_vi_and_en(db: Database, now: datetime) -> None:
         "Nhiệm vụ: 3 thêm mới, 0 cập nhật, 0 không đổi."
     )
     same = await import_sources(db, files(), now=now)
-    assert render_report(same, "en").splitlines()[0] == "Nothing changed: the register already matches the files."
-    assert render_report(same, "en").splitlines()[-1] == "Commitments: 0 new, 0 updated, 3 unchanged."
+    assert import_report(same, "en").splitlines()[0] == "Nothing changed: the register already matches the files."
+    assert import_report(same, "en").splitlines()[-1] == "Commitments: 0 new, 0 updated, 3 unchanged."
 
 
 def test_render_report_limit_and_html() -> None:
     problems = [Problem("a<b>.csv", n, "title", MSG_TITLE_EMPTY) for n in range(2, 12)]
     problems.append(Problem("a<b>.csv", 0, "", MSG_NOT_UTF8))
-    text = render_report(ImportReport(problems=problems), "vi", limit=3, html=True)
+    text = import_report(ImportReport(problems=problems), "vi", limit=3, html=True)
     lines = text.splitlines()
     assert lines[0] == "Chưa nhập dữ liệu nào: có 11 lỗi. Đề nghị sửa các lỗi rồi nhập lại tệp."
     assert lines[2] == "Tệp a&lt;b&gt;.csv:"
     assert lines[3] == "Dòng 2, cột title: chưa ghi nội dung nhiệm vụ"
     assert lines[-1] == "… và 8 lỗi khác"
-    whole_file = render_report(ImportReport(problems=[Problem("x.csv", 0, "", MSG_NOT_UTF8)]), "en")
+    whole_file = import_report(ImportReport(problems=[Problem("x.csv", 0, "", MSG_NOT_UTF8)]), "en")
     assert whole_file.splitlines()[-1].startswith("The file is not UTF-8 text")
 
 
@@ -633,18 +634,18 @@ def test_render_report_is_plain_text_unless_html(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(core.i18n, "translations", Ampersand)
     report = ImportReport(problems=[Problem("a&b.csv", 2, "title", MSG_TITLE_EMPTY)])
-    plain = render_report(report, "en").splitlines()
+    plain = import_report(report, "en").splitlines()
     assert plain[0].startswith("R&D <Nothing was imported")
     assert plain[2] == "R&D <File a&b.csv:"
     assert plain[3] == "R&D <Line 2, column title: R&D <the title is empty"
-    html = render_report(report, "en", html=True).splitlines()
+    html = import_report(report, "en", html=True).splitlines()
     assert html[2] == "R&amp;D &lt;File a&amp;b.csv:"
     assert html[3] == "R&amp;D &lt;Line 2, column title: R&amp;D &lt;the title is empty"
 
 
 def _msgids() -> set[str]:
     found = set()
-    for module in (register_files, register_import):
+    for module in (register_files, import_report_texts):
         found |= {value for name, value in vars(module).items() if name.startswith("MSG_")}
     found |= set(register_export.STATUS_LABELS.values())
     return found

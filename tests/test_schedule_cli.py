@@ -95,7 +95,7 @@ def test_schedule_lists_every_planned_reminder_in_time_order(database: str, caps
         ["11/12/2026 08:30", "#1", "VPB", "đến hạn hôm nay", "Nguyễn Văn An"],
         ["11/12/2026 08:30", "#2", "TTB", "quá hạn 1 ngày", "chưa có cán bộ đầu mối"],
         ["11/12/2026 08:30", "#3", "VPB", "quá hạn 7 ngày", "Nguyễn Văn An"],
-        ["11/12/2026 08:30", "#3", "VPB", "báo cáo lãnh đạo (quá hạn 7 ngày)", "Thư ký Hà"],
+        ["11/12/2026 08:30", "#3", "VPB", "cảnh báo (quá hạn 7 ngày)", "Thư ký Hà"],
         ["14/12/2026 08:30", "#1", "VPB", "quá hạn 3 ngày", "Nguyễn Văn An"],
         ["14/12/2026 08:30", "#2", "TTB", "quá hạn 4 ngày", "chưa có cán bộ đầu mối"],
         ["14/12/2026 08:30", "#3", "VPB", "quá hạn 10 ngày", "Nguyễn Văn An"],

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from core.i18n import N_, t
 from storage.corrections import EditError
 from storage.models import Commitment, Kind, Unit
-from texts.extensions import date_move
+from texts.extensions import deadline_move
 from texts.render import esc, fmt_date, fmt_datetime, kind_label, shorten
 
 FIELD_NAMES = {
@@ -78,7 +78,7 @@ def due_changed(lang: str, commitment: Commitment, unit: Unit, old_due: date) ->
                 lang,
                 "The deadline of a task of {unit} was corrected: {move}.",
                 unit=f"<b>{esc(unit.name)} ({esc(unit.code)})</b>",
-                move=date_move(lang, old_due, commitment.due_date),
+                move=deadline_move(lang, old_due, commitment.due_date),
             ),
             f"<b>#{commitment.id} · {esc(shorten(commitment.title, 200))}</b>",
             t(lang, "Details: /task_{id}", id=commitment.id),

@@ -23,12 +23,12 @@ from storage.digest_data import (
     UnreachablePerson,
 )
 from storage.models import Status
+from texts.extensions import deadline_move
 from texts.render import ROLE_LABELS, due_phrase, esc, fmt_date, person_label, shorten, task_link, weekday
 
 TABLE_LIMIT = 30  # rows of the per-unit table
 NO_FOCAL_LIMIT = 30
 TITLE_LIMIT = 70
-CODE_WIDTH = 12
 
 KIND_LABELS = {
     "reminder": N_("reminder"),
@@ -116,22 +116,20 @@ def _table(lang: str, units: Sequence[UnitCounts], *, limit: int = TABLE_LIMIT) 
         return [*lines, t(lang, "No unit has open tasks or tasks done in the last 7 days.")]
     ranked = sorted(units, key=lambda u: (-u.overdue, -u.due_soon, -u.open, -u.done_week, u.code.upper()))
     shown = ranked[:limit]
-    heads = (t(lang, "OVD"), t(lang, "7D"), t(lang, "OPEN"), t(lang, "DONE"))
-    cells = [
-        (u.code, num(lang, u.overdue), num(lang, u.due_soon), num(lang, u.open), num(lang, u.done_week)) for u in shown
-    ]
-    code_width = min(max(len(t(lang, "Unit")), *(len(c[0]) for c in cells)), CODE_WIDTH)
-    widths = [max(len(heads[i]), *(len(c[i + 1]) for c in cells)) for i in range(4)]
-
-    def row(code: str, values: Sequence[str]) -> str:
-        code = code if len(code) <= code_width else code[: code_width - 1] + "…"
-        return " ".join([f"{code:<{code_width}}", *(f"{v:>{w}}" for v, w in zip(values, widths, strict=True))])
-
-    lines.append(t(lang, "Columns: OVD overdue, 7D due within 7 days, OPEN open, DONE done in the last 7 days"))
-    lines.append(f"▫️ <code>{esc(row(t(lang, 'Unit'), heads))}</code>")
-    for unit, cell in zip(shown, cells, strict=True):
+    for unit in shown:
         marker = "🔴" if unit.overdue else ("🟠" if unit.due_soon else "🟢")
-        lines.append(f"{marker} <code>{esc(row(cell[0], cell[1:]))}</code>")
+        # The counts in words, each one named (no column legend to decode); a zero says nothing and is left out.
+        counts = [
+            t(lang, msgid, count=f"<b>{num(lang, value)}</b>" if bold else num(lang, value))
+            for msgid, value, bold in (
+                (N_("{count} overdue"), unit.overdue, True),
+                (N_("{count} due within 7 days"), unit.due_soon, False),
+                (N_("{count} not yet done"), unit.open, False),
+                (N_("{count} done in the last 7 days"), unit.done_week, False),
+            )
+            if value
+        ]
+        lines.append(f"{marker} <b>{esc(unit.code)}</b> — " + " · ".join(counts))
     if len(ranked) > limit:
         lines.append(t(lang, "… and {count} more units (in the chart)", count=num(lang, len(ranked) - limit)))
     return lines
@@ -209,7 +207,7 @@ def _pending(lang: str, requests: Sequence[PendingExtension], total: int) -> lis
         reason = f": <i>{esc(shorten(r.reason, 120))}</i>" if r.reason else ""
         lines.append(
             f"• {task_link(r.commitment_id)} <b>{esc(r.unit_code)}</b> · {esc(shorten(r.title, 70))} — "
-            f"{fmt_date(r.old_due)} → {fmt_date(r.new_due)} — {_who(r.requested_by)}{reason}"
+            f"{deadline_move(lang, r.old_due, r.new_due)} — {_who(r.requested_by)}{reason}"
         )
     if total > len(requests):
         lines.append(t(lang, "… and {count} more requests", count=num(lang, total - len(requests))))

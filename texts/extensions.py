@@ -1,5 +1,5 @@
-"""Texts of extension requests: the request to the committee, the decision or closing to the requester, and
-the secretary's prompt for a rejection's reason."""
+"""Extension requests in words: the move of a deadline, the request as the secretaries receive it, the decision
+or closing as the requester does, and the secretary's prompt for a rejection's reason."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ def _title(commitment: Commitment) -> str:
     return f"<b>#{commitment.id} · {esc(shorten(commitment.title, 200))}</b>"
 
 
-def date_move(lang: str, old: date, new: date) -> str:
-    """`03/12/2026 → 10/12/2026 (thêm 7 ngày)`."""
-    return t(lang, "{old} → {new} ({days} more days)", old=fmt_date(old), new=fmt_date(new), days=(new - old).days)
+REASON_LIMIT = 1000
+
+
+def deadline_move(lang: str, old: date, new: date) -> str:
+    """ "03/12/2026 → 10/12/2026 (7 more days)": both dates and how much time is asked for."""
+    days = (new - old).days
+    if days == 1:
+        return t(lang, "{old} → {new} (1 more day)", old=fmt_date(old), new=fmt_date(new))
+    return t(lang, "{old} → {new} ({days} more days)", old=fmt_date(old), new=fmt_date(new), days=days)
 
 
 def request_text(lang: str, who: str, commitment: Commitment, unit: Unit, new_due: date, reason: str) -> str:
@@ -26,9 +32,9 @@ def request_text(lang: str, who: str, commitment: Commitment, unit: Unit, new_du
             "📅 " + t(lang, "Request to extend a deadline"),
             _title(commitment),
             f"{t(lang, 'Unit')}: {esc(unit.name)} ({esc(unit.code)})",
-            f"{t(lang, 'Deadline')}: {date_move(lang, commitment.due_date, new_due)}",
-            f"{t(lang, 'Requested by')}: {esc(who)}",
-            f"{t(lang, 'Reason')}: {esc(shorten(reason, 1000))}",
+            f"{t(lang, 'Deadline')}: {deadline_move(lang, commitment.due_date, new_due)}",
+            t(lang, "Asked by: {who}", who=esc(who)),
+            t(lang, "Reason: {reason}", reason=esc(shorten(reason, REASON_LIMIT))),
             "",
             t(lang, "Or by command: /approve {id} [another date] or /reject {id} <reason>", id=commitment.id),
         ]
@@ -42,7 +48,7 @@ def decision_text(lang: str, approved: bool, commitment: Commitment, old_due: da
             lang,
             "Your request was approved: the deadline of #{id} moves {move}.",
             id=commitment.id,
-            move=date_move(lang, old_due, commitment.due_date),
+            move=deadline_move(lang, old_due, commitment.due_date),
         )
         return head + "\n" + _title(commitment)
     lines = [
@@ -56,7 +62,7 @@ def decision_text(lang: str, approved: bool, commitment: Commitment, old_due: da
         _title(commitment),
     ]
     if reason:
-        lines.append(f"{t(lang, 'Reason')}: {esc(shorten(reason, 1000))}")
+        lines.append(t(lang, "Reason: {reason}", reason=esc(shorten(reason, REASON_LIMIT))))
     return "\n".join(lines)
 
 
@@ -102,4 +108,4 @@ def verdict(lang: str, status: str, who: str, new_due: date, reason: str = "") -
     if status == "closed":
         return t(lang, "Closed: the commitment is no longer open, or its deadline was changed.")
     text = t(lang, "Rejected by {who}.", who=esc(who))
-    return text + (f" {t(lang, 'Reason')}: {esc(shorten(reason, 300))}" if reason else "")
+    return text + (" " + t(lang, "Reason: {reason}", reason=esc(shorten(reason, 300))) if reason else "")

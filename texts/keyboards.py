@@ -143,3 +143,34 @@ def decision_keyboard(lang: str, request_id: int) -> dict[str, Any]:
             ]
         ]
     }
+
+
+# The /add dialogue's buttons: `add:<choice>`, read back by handlers.add.on_button.
+ADD_CANCEL = "add:cancel"
+
+
+def _add_cancel_row(lang: str) -> list[dict[str, str]]:
+    return [_button("✖ " + t_text(lang, "Cancel"), ADD_CANCEL)]
+
+
+def add_cancel_keyboard(lang: str) -> dict[str, Any]:
+    """Under every step of the /add dialogue: Cancel."""
+    return {"inline_keyboard": [_add_cancel_row(lang)]}
+
+
+def add_kind_keyboard(lang: str) -> dict[str, Any]:
+    """Step 3 of /add: legal or internal deadline, or Cancel."""
+    return {
+        "inline_keyboard": [
+            [
+                _button(t_text(lang, "legal deadline"), "add:legal"),
+                _button(t_text(lang, "internal deadline"), "add:internal"),
+            ],
+            _add_cancel_row(lang),
+        ]
+    }
+
+
+def add_basis_keyboard(lang: str) -> dict[str, Any]:
+    """Step 5 of /add: no legal basis, or Cancel."""
+    return {"inline_keyboard": [[_button(t_text(lang, "None"), "add:nobasis")], _add_cancel_row(lang)]}

@@ -96,7 +96,12 @@ def reminder_text(lang: str, commitment: NoticeCommitment, unit: NoticeUnit, *, 
     phrase = due_phrase(lang, commitment.due_date, day)
     if days > 0:
         icon = "🔔"
-        request = t(lang, "Unit {unit} is asked to complete the following task by the deadline:", unit=_unit(unit))
+        request = t(
+            lang,
+            "Unit {unit} is asked to complete the following task no later than {date}:",
+            unit=_unit(unit),
+            date=fmt_date(commitment.due_date),
+        )
     elif days == 0:
         icon = "🟠"
         request = t(lang, "Unit {unit} is asked to complete the following task today:", unit=_unit(unit))
@@ -122,9 +127,19 @@ def reminder_text(lang: str, commitment: NoticeCommitment, unit: NoticeUnit, *, 
 
 
 def escalation_text(
-    lang: str, commitment: NoticeCommitment, unit: NoticeUnit, focal: Sequence[NoticePerson], *, day: date
+    lang: str,
+    commitment: NoticeCommitment,
+    unit: NoticeUnit,
+    focal: Sequence[NoticePerson],
+    *,
+    day: date,
+    to_heads: bool = False,
 ) -> str:
-    """The one escalation to the unit's heads and the committee: overdue N days, with the focal points' names."""
+    """The one escalation of a tick: overdue N days, with the focal points' names.
+
+    The committee's text asks its secretaries to chase the unit; the heads' (`to_heads`) asks them to direct it,
+    naming the unit as its leadership is addressed ("Lãnh đạo Bộ Y tế", "Lãnh đạo Vụ Pháp chế").
+    """
     overdue = max((day - commitment.due_date).days, 0)
     names = ", ".join(
         esc(person_label(p)) + ("" if p.reachable else f" ({t(lang, 'unreachable')})") for p in focal
@@ -133,8 +148,15 @@ def escalation_text(
         f"⚠️ <b>{t(lang, 'Overdue task alert: {phrase}', phrase=due_phrase(lang, commitment.due_date, day))}</b>",
         t(
             lang,
-            "To the heads of {unit} and the ISO steering committee secretariat: the following task is {days} days"
-            " overdue and not yet done.",
+            "To the heads of {unit}: the following task of the unit is {days} days overdue and not yet done.",
+            unit=_unit(unit),
+            days=overdue,
+        )
+        if to_heads
+        else t(
+            lang,
+            "To the ISO steering committee secretariat: the following task of {unit} is {days} days overdue and"
+            " not yet done.",
             unit=_unit(unit),
             days=overdue,
         ),
@@ -142,7 +164,9 @@ def escalation_text(
         *_details(lang, commitment, day),
         f"{t(lang, 'Focal points')}: {names}",
         "",
-        t(lang, "Please direct the unit to complete it, or update it with the buttons below."),
+        t(lang, "Please direct the unit to complete it, or update it with the buttons below.")
+        if to_heads
+        else t(lang, "Please ask the unit to complete it, or update it with the buttons below."),
     ]
     return "\n".join(lines)
 
@@ -184,22 +208,34 @@ def escalation_group_text(
         where = "" if unit is not None else f" — <b>{esc(item.unit.code)}</b>"
         when = f"{fmt_date(c.due_date)}, {due_phrase(lang, c.due_date, day)}"
         lines.append(f"• {task_link(c.id)} · {esc(c.title)}{where} — {when}")
-    if len(items) > limit:
-        lines.append(t(lang, "… and {count} more — /overdue", count=len(items) - limit))
+    # /overdue is the committee's; a head sees the unit's tasks with /tasks <code>.
+    more = len(items) - limit
+    if more > 0:
+        lines.append(
+            t(lang, "… and {count} more — /overdue", count=more)
+            if unit is None
+            else t(lang, "… and {count} more — /tasks {code}", count=more, code=esc(unit.code))
+        )
     lines.append("")
-    lines.append(t(lang, "Please direct the units to complete them; /overdue lists every overdue task."))
+    if unit is None:
+        lines.append(t(lang, "Please ask the units to complete them; /overdue lists every overdue task."))
+    else:
+        lines.append(
+            t(lang, "Please direct the unit to complete them; /tasks {code} lists its tasks.", code=esc(unit.code))
+        )
     return "\n".join(lines)
 
 
-def unreachable_text(lang: str, people: Sequence[str], *, limit: int = GROUP_LIST_LIMIT) -> str:
-    """To the secretaries: these people can no longer be reached. Each entry is already HTML (name and units)."""
+def unreachable_text(lang: str, people: Sequence[tuple[str, Sequence[str]]], *, limit: int = GROUP_LIST_LIMIT) -> str:
+    """To the secretaries: these people can no longer be reached. Each entry: (name, codes of their units)."""
+    whos = [esc(name) + (f" ({esc(', '.join(codes))})" if codes else "") for name, codes in people]
     if len(people) == 1:
         return t(
             lang,
             "⚠️ {who} can no longer be reached in Telegram: they blocked the bot or never started it. "
             "Messages to them are recorded as not delivered; new ones will reach them once they write to the bot"
             " again.",
-            who=people[0],
+            who=whos[0],
         )
     lines = [
         f"⚠️ <b>{t(lang, 'People who can no longer be reached: {count}', count=len(people))}</b>",
@@ -210,7 +246,7 @@ def unreachable_text(lang: str, people: Sequence[str], *, limit: int = GROUP_LIS
         ),
         "",
     ]
-    lines.extend(f"• {who}" for who in people[:limit])
+    lines.extend(f"• {who}" for who in whos[:limit])
     if len(people) > limit:
         lines.append(t(lang, "… and {count} more — /units", count=len(people) - limit))
     return "\n".join(lines)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from core.i18n import N_, t
-from storage.models import Commitment, Event, Evidence, Kind, Person, Status, Unit
+from storage.models import STATUS_LABELS, Commitment, Event, Evidence, Kind, Person, Status, Unit
 
 TELEGRAM_TEXT_LIMIT = 4096
 
@@ -28,6 +29,24 @@ WEEKDAY_NAMES = (
 
 def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
+
+
+def _param(value: object) -> object:
+    if isinstance(value, date):
+        return fmt_date(value)
+    return esc(value) if isinstance(value, str) else value
+
+
+def user_error_text(lang: str, msgid: str, params: Mapping[str, object], *, usage: str | None = None) -> str:
+    """A mistake the user can fix (handlers' UserError), then the command's correct form (`usage`, a msgid).
+
+    `params` are plain: what the user typed goes back to them escaped, never as markup; dates as DD/MM/YYYY.
+    """
+    plain = {key: _param(value) for key, value in params.items()}
+    lines = [t(lang, msgid, **plain)] if msgid else []
+    if usage:
+        lines.append(t(lang, "Usage: {usage}", usage=t(lang, usage)))
+    return "\n".join(lines)
 
 
 def fmt_date(day: date) -> str:
@@ -53,15 +72,13 @@ def kind_label(lang: str, kind: Kind) -> str:
 
 
 def status_label(lang: str, commitment: Commitment, tz: ZoneInfo) -> str:
-    if commitment.status == Status.DONE:
-        if commitment.done_at and commitment.done_at.astimezone(tz).date() > commitment.due_date:
+    """The status in words (STATUS_LABELS), saying also whether a done one was late and how far one in progress is."""
+    if commitment.status == Status.DONE and commitment.done_at:
+        if commitment.done_at.astimezone(tz).date() > commitment.due_date:
             return t(lang, "done late")
-        return t(lang, "done")
-    if commitment.status == Status.CANCELLED:
-        return t(lang, "cancelled")
     if commitment.status == Status.IN_PROGRESS:
         return t(lang, "in progress {percent}%", percent=commitment.progress)
-    return t(lang, "not started")
+    return t(lang, STATUS_LABELS[Status(commitment.status)])
 
 
 def due_phrase(lang: str, due: date, today: date) -> str:
@@ -101,7 +118,7 @@ def commitment_line(lang: str, commitment: Commitment, unit: Unit, today: date, 
         phrase = f"<b>{phrase}</b>" if overdue else phrase
     else:
         marker = "✅" if commitment.status == Status.DONE else "✖️"
-        phrase = t(lang, STATUS_LABELS[commitment.status.value])
+        phrase = t(lang, STATUS_LABELS[commitment.status])
     return (
         f"{marker} {task_link(commitment.id)} {unit_part}{esc(shorten(commitment.title, 120))}\n"
         f"    {t(lang, 'due')} {fmt_date(commitment.due_date)} — {phrase}"
@@ -164,12 +181,6 @@ FIELD_LABELS = {
     "parent": N_("parent unit"),
     "ref": N_("reference"),
 }
-STATUS_LABELS = {
-    "open": N_("not started"),
-    "in_progress": N_("in progress"),
-    "done": N_("done"),
-    "cancelled": N_("cancelled"),
-}
 ROLE_LABELS = {"focal": N_("focal point"), "head": N_("head"), "secretary": N_("secretary"), "admin": N_("admin")}
 
 
@@ -183,7 +194,8 @@ def _value(lang: str, field: str, value: str | None) -> str:
             return esc(value)
     if field in ("status", "progress"):
         status, _, percent = value.partition(" ")
-        label = t(lang, STATUS_LABELS[status]) if status in STATUS_LABELS else esc(status)
+        known = status in Status.__members__.values()
+        label = t(lang, STATUS_LABELS[Status(status)]) if known else esc(status)
         return f"{label} {esc(percent)}".strip()
     if field == "role" and value in ROLE_LABELS:
         return t(lang, ROLE_LABELS[value])
@@ -269,9 +281,19 @@ def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     return parts or [text]
 
 
+def file_size(lang: str, size: int) -> str:
+    """A file's size as people read it: bytes for a small file, then KB (rounded up), then MB (one decimal)."""
+    if size < 1024:
+        return t(lang, "{size} bytes", size=size)
+    if size < 1024 * 1024:
+        return t(lang, "{size} KB", size=-(-size // 1024))
+    megabytes = f"{size / (1024 * 1024):.1f}"
+    return t(lang, "{size} MB", size=megabytes.replace(".", ",") if lang == "vi" else megabytes)
+
+
 def evidence_line(lang: str, evidence: Evidence, tz: ZoneInfo) -> str:
     name = evidence.file_name or (t(lang, "photo") if evidence.media == "photo" else t(lang, "file"))
-    size = f" ({evidence.file_size // 1024 + 1} KB)" if evidence.file_size else ""
+    size = f" ({file_size(lang, evidence.file_size)})" if evidence.file_size else ""
     who = person_name(evidence.person) if evidence.person else "?"
     return f"📎 {esc(name)}{size} · {who} · {fmt_datetime(evidence.at, tz)}"
 

@@ -62,7 +62,10 @@ async def test_approved_extension_moves_the_deadline_and_tells_the_requester(liv
     sent = await bot.ask(FOCAL, f"/extend {cid} 30/04/2027 chờ ý kiến góp ý của các Vụ")
     assert "đã được gửi Thư ký BCĐ" in sent
     request = await _request_for(bot, SECRETARY)
-    assert "15/03/2027" in request["text"] and "30/04/2027" in request["text"] and "Lan" in request["text"]
+    lines = request["text"].splitlines()
+    # the move with how much time is asked, then who asks and why, each on its own line
+    assert "Thời hạn: 15/03/2027 → 30/04/2027 (thêm 46 ngày)" in lines
+    assert "Người đề nghị: Lan" in lines and "Lý do: chờ ý kiến góp ý của các Vụ" in lines
     await _request_for(bot, ADMIN)  # every secretary and admin is asked
     query = await bot.emulator.press_button(SECRETARY, request["message_id"], button(request, "Phê duyệt"))
     assert "Đã ghi nhận" in await _answer(bot, query)

@@ -64,7 +64,7 @@ async def test_a_forged_language_button_is_refused_and_changes_nothing(bot: Harn
         query = await bot.emulator.forge_callback(user, offered["message_id"], data)
         refusal = await answered(bot, query)
         assert refusal.get("show_alert") is True, data
-        assert "Chọn vi (Tiếng Việt) hoặc en (English)." in str(refusal.get("text")), data
+        assert "chọn vi (Tiếng Việt) hoặc en (English)." in str(refusal.get("text")), data
     # Nothing changed: still Vietnamese, and the question still offers its buttons.
     assert HELP_VI in await bot.ask(user, "/help")
     assert buttons(bot.emulator.messages_in(user)[1])[0] == ("✓ 🇻🇳 Tiếng Việt", "lang:vi")

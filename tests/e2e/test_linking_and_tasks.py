@@ -140,14 +140,14 @@ async def test_language_switch(bot: Harness) -> None:
     units = await bot.ask(SECRETARY, "/units")
     assert "VPB — Văn phòng Bộ: 2 open, 1 overdue" in units and "no focal point" in units
     assert "tiếng Việt" in await bot.ask(SECRETARY, "/lang vi")
-    assert "Chọn vi (Tiếng Việt) hoặc en (English)" in await bot.ask(SECRETARY, "/lang fr")
+    assert "Đề nghị chọn vi (Tiếng Việt) hoặc en (English)" in await bot.ask(SECRETARY, "/lang fr")
 
 
 async def test_malformed_commands_get_the_correct_form(bot: Harness) -> None:
     await _register(bot)
     bot.user(SECRETARY, "Thư ký")
     cases = {
-        "/nosuchcommand": "Tôi không hiểu lệnh /nosuchcommand",
+        "/nosuchcommand": "Lệnh /nosuchcommand không có trong danh sách lệnh.",
         "/task": "Cú pháp: /task <số>",
         "/task abc": "Số nhiệm vụ phải là số nguyên",
         "/task 1 2": "quá nhiều tham số",

@@ -245,6 +245,7 @@ async def test_evidence_by_caption_and_by_reply_and_back_to_the_secretary(bot: H
 
     view = await bot.ask(SECRETARY, f"/task {ids['internal']}")
     assert "bien-ban.pdf" in view and "Lan" in view
+    assert "📎 bien-ban.pdf (16 byte) · Lan" in view  # a small file in bytes, not "1 KB"
     message = bot.last_bot_message(SECRETARY)
     await press(bot, SECRETARY, message, "bien-ban.pdf")
     sent = await bot.emulator.wait_for_bot_message(SECRETARY, lambda m: "document" in m)
@@ -263,7 +264,7 @@ async def test_extend_legal_is_explained_and_bad_dates_refused(bot: Harness) -> 
     cid = ids["internal"]
     assert "không tồn tại" in await bot.ask(FOCAL, f"/extend {cid} 31/02/2027 lý do")
     assert "từ 2000 đến 2100" in await bot.ask(FOCAL, f"/extend {cid} 31/12/9999 lý do")
-    assert "trong quá khứ" in await bot.ask(FOCAL, f"/extend {cid} 01/01/2020 lý do")
+    assert "Thời hạn mới 01/01/2020 đã qua." in await bot.ask(FOCAL, f"/extend {cid} 01/01/2020 lý do")
     assert "sau thời hạn hiện tại" in await bot.ask(FOCAL, f"/extend {cid} 01/12/2026 lý do")
     assert "DD/MM/YYYY" in await bot.ask(FOCAL, f"/extend {cid} tuần-sau lý do")
     assert "lý do" in await bot.ask(FOCAL, f"/extend {cid} 31/12/2026")
@@ -282,7 +283,7 @@ async def test_add_in_one_line_and_its_bad_input(bot: Harness) -> None:
         "/add VPB 31/02/2026 internal x": "không tồn tại",
         "/add NOPE 20/12/2026 internal x": "Không có đơn vị nào có mã NOPE",
         "/add VPB 20/12/2026 urgent x": "phải là legal",
-        "/add VPB 01/01/2020 internal x": "trong quá khứ",
+        "/add VPB 01/01/2020 internal x": "Thời hạn 01/01/2020 đã qua.",
         "/add VPB 20/12/2026": "Cú pháp: /add",
     }
     for command, expected in cases.items():
@@ -293,8 +294,13 @@ async def test_add_in_one_line_and_its_bad_input(bot: Harness) -> None:
 async def test_add_dialogue_with_buttons_and_cancel(bot: Harness) -> None:
     await setup(bot)
     assert "bước 1" in (await bot.ask(SECRETARY, "/add")).lower()
-    assert "Không có đơn vị nào có mã XYZ" in await bot.ask(SECRETARY, "XYZ")
-    assert "bước 2" in (await bot.ask(SECRETARY, "TTB")).lower()
+    # an unknown code: said, with the way on (type it again, or /cancel), and the Cancel button still there
+    unknown = await bot.ask(SECRETARY, "<XYZ>")
+    assert unknown == (
+        "Không có đơn vị nào có mã <XYZ>.\nĐề nghị gửi lại mã đơn vị (ví dụ VPB), hoặc gửi /cancel để dừng."
+    )
+    assert "Hủy" in str(bot.last_bot_message(SECRETARY).get("reply_markup"))
+    assert await bot.ask(SECRETARY, "TTB") == "Bước 2/5: đề nghị nhập tên (nội dung) nhiệm vụ"
     assert "bước 3" in (await bot.ask(SECRETARY, "Báo cáo đánh giá nội bộ")).lower()
     kinds = bot.last_bot_message(SECRETARY)
     await press(bot, SECRETARY, kinds, "nội bộ")
