@@ -29,7 +29,7 @@ from texts.keyboards import (
     parse_callback,
     undo_keyboard,
 )
-from texts.render import commitment_card, esc, legal_deadline_refusal, shorten, status_label, with_outcome
+from texts.render import commitment_card, evidence_caption, legal_deadline_refusal, status_label, with_outcome
 
 
 async def show_state(req: Request, query: CallbackQuery, commitment: Commitment, unit: Unit) -> None:
@@ -66,8 +66,12 @@ async def on_button(update: Update, context: Context) -> None:
 async def commitment_press(req: Request, query: CallbackQuery, press: CommitmentPress) -> None:
     services = req.services
     if press.action == "snz":
-        await answer(query)
-        await remind_later(req, press.commitment_id, services.settings.snooze_days)
+        try:
+            told = await remind_later(req, press.commitment_id, services.settings.snooze_days)
+        except UserError as error:
+            await answer(query, req.tr(error.msgid, **error.params), alert=True)
+            return
+        await answer(query, told)
         return
     if press.action == "undo":
         await undo_press(req, query, press)
@@ -207,7 +211,7 @@ async def evidence_press(req: Request, query: CallbackQuery, press: EvidencePres
         await answer(query, req.tr("This file is not available."), alert=True)
         return
     await answer(query)
-    caption = f"#{found[0].id} · {esc(shorten(found[0].title, 200))}"
+    caption = evidence_caption(found[0])
     if evidence.media == "photo":
         await req.context.bot.send_photo(req.chat_id, evidence.file_id, caption=caption)
     else:

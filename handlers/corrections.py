@@ -36,7 +36,7 @@ from storage.status import Change, Outcome, decide_extension
 from texts import corrections as texts
 from texts import extensions as extension_texts
 from texts.keyboards import commitment_keyboard
-from texts.render import fmt_date, with_outcome
+from texts.render import with_outcome
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ async def decide(
     if change.outcome is Outcome.NOT_FOUND or request is None or commitment is None:
         raise UserError("This request no longer exists.")
     if change.outcome is Outcome.NOT_LATER:
-        raise UserError("The new date must be after the current deadline {due}.", due=fmt_date(commitment.due_date))
+        raise UserError("The new date must be after the current deadline {due}.", due=commitment.due_date)
     who = change.decider.full_name if change.decider else "?"
     verdict = extension_texts.verdict(req.lang, request.status.value, who, commitment.due_date, reason)
     if change.changed:
@@ -222,7 +222,7 @@ async def approve(req: Request) -> None:
     commitment_id = parse_commitment_id(spec, req.args[0])
     new_due = parse_new_date(spec, req.args[1]) if len(req.args) == 2 else None
     if new_due is not None and new_due < req.services.today():
-        raise UserError("The new date {date} is in the past.", date=fmt_date(new_due))
+        raise UserError("The new date {date} is in the past.", date=new_due)
     request_id = await _pending_request(req, commitment_id)
     decided = await decide(req, request_id, approve=True, new_due=new_due)
     await req.reply(decided.answer)

@@ -26,8 +26,16 @@ from storage.invites import Redeem, redeem_invite
 from storage.members import set_language
 from storage.models import Role, Unit
 from storage.register import units_by_id
-from texts.render import esc
-from texts.start import LANGUAGE_CALLBACK, language_keyboard, language_question, parse_language_press, welcome_units
+from texts.start import (
+    LANGUAGE_CALLBACK,
+    greeting,
+    help_text,
+    language_keyboard,
+    language_question,
+    parse_language_press,
+    unit_label,
+    welcome_units,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +98,7 @@ async def start(req: Request) -> None:
         raise UsageError(req.command("start"), "Too many words after /{command}.", command="start")
     if not req.args:
         await show_committee_menu(req)
-        lines = [req.tr("Hello {name}! I am the ISO committee's reminder bot.", name=esc(req.actor.name))]
+        lines = [greeting(req.lang, req.actor.name)]
         named = welcome_units(req.lang, await units_by_role(req)) if req.actor.unit_roles else []
         # A focal point or head reads which units are theirs; a secretary's role comes first when they have both.
         if req.actor.is_committee or not named:
@@ -115,7 +123,7 @@ async def start(req: Request) -> None:
         text = req.tr("This invite has expired. Ask the committee secretary for a new link.")
     else:
         assert result.role is not None
-        unit = f"<b>{esc(result.unit.name)}</b> ({esc(result.unit.code)})" if result.unit else ""
+        unit = unit_label(result.unit)
         if result.outcome is Redeem.ALREADY:
             text = req.tr("You already had this role; nothing changed.")
         else:
@@ -130,14 +138,11 @@ async def start(req: Request) -> None:
 @command("help")
 async def help_command(req: Request) -> None:
     """Lists exactly the commands this sender may run."""
-    lines = [f"<b>{req.tr('Commands you can use')}</b>"]
     audience = audience_of(req.actor)
-    for spec in commands_for(req.context.bot_data.commands, req.actor):
-        lines.append(f"{req.tr(spec.usage_for(audience))} — {req.tr(spec.description)}")
-    if not req.actor.is_member:
-        lines.append("")
-        lines.append(role_phrase(req))
-    await req.reply("\n".join(lines))
+    listed = [
+        (spec.usage_for(audience), spec.description) for spec in commands_for(req.context.bot_data.commands, req.actor)
+    ]
+    await req.reply(help_text(req.lang, listed, "" if req.actor.is_member else role_phrase(req)))
 
 
 @command("lang")

@@ -36,6 +36,7 @@ from storage.status import (
     request_extension,
     set_progress,
 )
+from texts.corrections import deadline_moved, done_text
 from texts.extensions import request_text
 from texts.keyboards import (
     CommitmentPress,
@@ -109,23 +110,14 @@ async def complete(req: Request, commitment_id: int, note: str, message: Message
         text = outcome_text(req.lang, change, commitment_id)
         await req.reply(text + ("\n" + req.tr("The file is kept as evidence.") if kept else ""))
         return
-    text = req.tr("Done: #{id} is marked done.", id=commitment_id)
-    if change.done_late:
-        text = req.tr(
-            "Done: #{id} is marked done, after the deadline ({due}).",
-            id=commitment_id,
-            due=fmt_date(commitment.due_date),
-        )
-    if kept:
-        text += "\n" + req.tr("The file is kept as evidence.")
-    if change.next_occurrence is not None:
-        text += "\n" + req.tr(
-            "The next occurrence is #{id}, due {due}.",
-            id=change.next_occurrence.id,
-            due=fmt_date(change.next_occurrence.due_date),
-        )
-    if change.request is not None:
-        text += "\n" + req.tr("The pending request to extend it is closed; the requester is told.")
+    text = done_text(
+        req.lang,
+        commitment,
+        late=change.done_late,
+        kept=kept,
+        following=change.next_occurrence,
+        closed_request=change.request is not None,
+    )
     wake_sender(req.context)
     await req.reply(text, reply_markup=inline_markup(undo_keyboard(req.lang, commitment)))
 
@@ -338,14 +330,14 @@ async def extend_at_once(req: Request, commitment_id: int, new_due: date, reason
         await req.reply(outcome_text(req.lang, change, commitment_id))
         return
     wake_sender(req.context)
-    await req.reply(req.tr("The deadline of #{id} is now {date}.", id=commitment_id, date=fmt_date(new_due)))
+    await req.reply(deadline_moved(req.lang, commitment_id, new_due))
 
 
 def _refuse_extension(change: Change, commitment: Commitment, commitment_id: int, new_due: date) -> None:
     if change.outcome is Outcome.IN_PAST:
-        raise UserError("The new date {date} is in the past.", date=fmt_date(new_due))
+        raise UserError("The new date {date} is in the past.", date=new_due)
     if change.outcome is Outcome.NOT_LATER:
-        raise UserError("The new date must be after the current deadline {due}.", due=fmt_date(commitment.due_date))
+        raise UserError("The new date must be after the current deadline {due}.", due=commitment.due_date)
     if change.outcome is Outcome.PENDING_EXISTS:
         raise UserError("A request to extend #{id} is already waiting for the secretary's decision.", id=commitment_id)
 

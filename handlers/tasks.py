@@ -21,7 +21,8 @@ from storage.models import Commitment, Event, Evidence, Unit
 from storage.register import count_open, find_commitments, find_unit, open_commitments
 from storage.status import evidence_of
 from texts.keyboards import commitment_keyboard, with_evidence
-from texts.render import commitment_line, task_view
+from texts.lists import found_list, tasks_list
+from texts.render import task_view
 
 LIST_LIMIT = 50
 
@@ -52,25 +53,8 @@ async def tasks(req: Request) -> None:
         total = (
             len(rows) if len(rows) < LIST_LIMIT else await count_open(session, unit_ids=unit_ids, closed_too=closed_too)
         )
-    if not rows:
-        await req.reply(req.tr("No commitments yet.") if closed_too else req.tr("No open commitments. 🎉"))
-        return
-    today = services.today()
     show_unit = unit_ids is None or len(unit_ids) > 1
-    heading = (
-        req.tr("Commitments, open and closed: {count}", count=total)
-        if closed_too
-        else req.tr("Open commitments: {count}", count=total)
-    )
-    lines = [f"<b>{heading}</b>", ""]
-    lines += [commitment_line(req.lang, c, u, today, show_unit=show_unit) for c, u in rows]
-    if total > len(rows):
-        lines += [
-            "",
-            req.tr("… and {more} more. Add a unit code to see one unit: /tasks VPB", more=total - len(rows)),
-        ]
-    lines += ["", req.tr("Details and history: tap /task_<number>")]
-    await req.reply("\n".join(lines))
+    await req.reply(tasks_list(req.lang, rows, total, services.today(), show_unit=show_unit, closed_too=closed_too))
 
 
 TASK_LINK = re.compile(r"^/task_(\d{1,12})(?:@\w+)?\s*$")
@@ -122,12 +106,4 @@ async def find(req: Request) -> None:
     async with services.db.session() as session:
         unit_ids = None if actor.is_committee else sorted(actor.unit_ids)
         rows, total = await find_commitments(session, unit_ids=unit_ids, words=wanted, limit=FIND_LIMIT)
-    if not rows:
-        await req.reply(req.tr("Nothing matches “{query}”.", query=query))
-        return
-    today = services.today()
-    lines = [f"<b>{req.tr('Found: {count}', count=total)}</b>", ""]
-    lines += [commitment_line(req.lang, c, u, today, show_unit=True) for c, u in rows]
-    if total > len(rows):
-        lines += ["", req.tr("… and {more} more. Add a word to narrow it down.", more=total - len(rows))]
-    await req.reply("\n".join(lines))
+    await req.reply(found_list(req.lang, query, rows, total, services.today()))

@@ -119,3 +119,37 @@ def snooze_refused(lang: str, commitment_id: int, due: date) -> str:
         id=commitment_id,
         due=fmt_date(due),
     )
+
+
+def done_text(
+    lang: str,
+    commitment: Commitment,
+    *,
+    late: bool,
+    kept: bool,
+    following: Commitment | None,
+    closed_request: bool,
+) -> str:
+    """The answer to a done: on time or after the deadline, the file kept, the next occurrence, a closed request."""
+    if late:
+        text = t(
+            lang,
+            "Done: #{id} is marked done, after the deadline ({due}).",
+            id=commitment.id,
+            due=fmt_date(commitment.due_date),
+        )
+    else:
+        text = t(lang, "Done: #{id} is marked done.", id=commitment.id)
+    if kept:
+        text += "\n" + t(lang, "The file is kept as evidence.")
+    if following is not None:
+        text += "\n" + t(
+            lang, "The next occurrence is #{id}, due {due}.", id=following.id, due=fmt_date(following.due_date)
+        )
+    if closed_request:
+        text += "\n" + t(lang, "The pending request to extend it is closed; the requester is told.")
+    return text
+
+
+def deadline_moved(lang: str, commitment_id: int, due: date) -> str:
+    return t(lang, "The deadline of #{id} is now {date}.", id=commitment_id, date=fmt_date(due))

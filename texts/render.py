@@ -103,6 +103,11 @@ def legal_deadline_refusal(lang: str, commitment: Commitment) -> str:
     )
 
 
+def evidence_caption(commitment: Commitment) -> str:
+    """The caption of an evidence file sent back to whoever asked for it: which commitment it proves."""
+    return f"#{commitment.id} · {esc(shorten(commitment.title, 200))}"
+
+
 def task_link(commitment_id: int) -> str:
     """`#123 /task_123`: the number, and the command Telegram makes tappable (SPEC: every list shows it)."""
     return f"#{commitment_id} /task_{commitment_id}"

@@ -58,3 +58,21 @@ def welcome_units(lang: str, roles: Mapping[Role, Sequence[Unit]]) -> list[str]:
     if roles.get(Role.HEAD):
         lines.append(t(lang, "You are a head of {units}.", units=unit_names(lang, roles[Role.HEAD])))
     return lines
+
+
+def greeting(lang: str, name: str) -> str:
+    return t(lang, "Hello {name}! I am the ISO committee's reminder bot.", name=esc(name))
+
+
+def unit_label(unit: Unit | None) -> str:
+    """`<b>Văn phòng Bộ</b> (VPB)`, as the invite's answer names the unit linked."""
+    return f"<b>{esc(unit.name)}</b> ({esc(unit.code)})" if unit is not None else ""
+
+
+def help_text(lang: str, commands: Sequence[tuple[str, str]], footer: str = "") -> str:
+    """/help: each command in the form this user may run it (usage, description: msgids), then `footer`."""
+    lines = [f"<b>{t(lang, 'Commands you can use')}</b>"]
+    lines += [f"{t(lang, usage)} — {t(lang, description)}" for usage, description in commands]
+    if footer:
+        lines += ["", footer]
+    return "\n".join(lines)

@@ -362,3 +362,21 @@ async def test_a_unit_is_told_once_of_what_is_new_for_it(live: Harness) -> None:
     news = [m for m in bot.emulator.bot_messages(FOCAL) if "Nhiệm vụ mới" in m.get("text", "")]
     assert len(news) == 2
     assert len([m for m in bot.emulator.bot_messages(COLLEAGUE) if "Nhiệm vụ mới" in m.get("text", "")]) == 2
+
+
+async def test_forged_presses_on_the_new_buttons_change_nothing(bot: Harness) -> None:
+    ids = await setup_units(bot)
+    foreign, cid = ids["foreign"], ids["internal"]
+    await bot.ask(FOCAL, f"/task {cid}")
+    card = bot.last_bot_message(FOCAL)
+    for data in (f"c:{foreign}:snz:1", f"c:{foreign}:undo:1", f"c:{foreign}:keep:1", "c:999999:undo:1"):
+        assert "Không tìm thấy nhiệm vụ" in await _forge(bot, FOCAL, card["message_id"], data), data
+    assert "hoàn thành" in await _forge(bot, FOCAL, card["message_id"], f"c:{cid}:undo:1")  # not done: nothing to undo
+    assert "Chỉ Thư ký BCĐ" in await _forge(bot, FOCAL, card["message_id"], "x:424242:ok")  # deciding: not theirs
+    await bot.ask(SECRETARY, f"/task {cid}")
+    secretary_card = bot.last_bot_message(SECRETARY)
+    assert "Đề nghị này không còn tồn tại" in await _forge(bot, SECRETARY, secretary_card["message_id"], "x:424242:no")
+    async with bot.db.session() as session:
+        queued = (await session.execute(select(OutboxMessage.key).where(OutboxMessage.key.like("%snooze%")))).all()
+    assert queued == []
+    assert (await commitment(bot, foreign)).status == Status.OPEN and (await commitment(bot, cid)).status == Status.OPEN
