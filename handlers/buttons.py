@@ -6,6 +6,7 @@ A press is always answered, and the pressed message is edited to show the new st
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, Message, Update
 
 from handlers.base import Request, UserError, answer, build_request, edit_pressed, refusal
@@ -77,11 +78,8 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
         await undo_press(req, query, press)
         return
     async with services.db.session() as session:
-        found = await get_commitment(session, commitment_id=press.commitment_id)
-        if found is None or not req.actor.can_see_unit(found[1].id):
-            await answer(
-                query, req.tr("There is no commitment #{id} among your units.", id=press.commitment_id), alert=True
-            )
+        found = await pressed_commitment(session, req, query, press)
+        if found is None:
             return
         commitment, unit = found
         if press.action == "info":
@@ -137,15 +135,26 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
     await show_state(req, query, commitment, unit)
 
 
+async def pressed_commitment(
+    session: AsyncSession, req: Request, query: CallbackQuery, press: CommitmentPress
+) -> tuple[Commitment, Unit] | None:
+    """The pressed commitment if the presser may see it; otherwise the press is answered (an unknown number and
+    another unit's alike) and None."""
+    found = await get_commitment(session, commitment_id=press.commitment_id)
+    if found is None or not req.actor.can_see_unit(found[1].id):
+        await answer(
+            query, req.tr("There is no commitment #{id} among your units.", id=press.commitment_id), alert=True
+        )
+        return None
+    return found
+
+
 async def undo_press(req: Request, query: CallbackQuery, press: CommitmentPress) -> None:
     """Undo a done (the same person, or a secretary, within UNDO_MINUTES); the message shows the result."""
     services = req.services
     async with services.db.session() as session:
-        found = await get_commitment(session, commitment_id=press.commitment_id)
-        if found is None or not req.actor.can_see_unit(found[1].id):
-            await answer(
-                query, req.tr("There is no commitment #{id} among your units.", id=press.commitment_id), alert=True
-            )
+        found = await pressed_commitment(session, req, query, press)
+        if found is None:
             return
         commitment, unit = found
         result = await undo_done(

@@ -110,20 +110,26 @@ async def edit(req: Request) -> None:
     )
 
 
-@command("close")
-async def close(req: Request) -> None:
-    """`/close <id> <reason>`: cancel (hủy); `/reopen <id>` undoes it."""
-    spec = req.command("close")
+def _id_and_reason(req: Request, name: str, missing_reason: str) -> tuple[int, str]:
+    """`/<name> <id> <reason>`: the commitment number and the reason (required, as typed)."""
+    spec = req.command(name)
     if not req.args:
         raise UsageError(spec, "Something is missing.")
     commitment_id = parse_commitment_id(spec, req.args[0])
     reason = tail_text(req.message.text or "", 1)
     if not reason:
-        raise UsageError(spec, "Give the reason for cancelling; it stays in the history.")
+        raise UsageError(spec, missing_reason)
     if len(reason) > REASON_LIMIT:
         raise UserError(
             "The reason is too long ({length} characters; at most {limit}).", length=len(reason), limit=REASON_LIMIT
         )
+    return commitment_id, reason
+
+
+@command("close")
+async def close(req: Request) -> None:
+    """`/close <id> <reason>`: cancel (hủy); `/reopen <id>` undoes it."""
+    commitment_id, reason = _id_and_reason(req, "close", "Give the reason for cancelling; it stays in the history.")
     services = req.services
     async with services.db.session() as session:
         commitment, _unit = await visible_commitment(session, req, commitment_id)
@@ -232,17 +238,7 @@ async def approve(req: Request) -> None:
 @command("reject")
 async def reject(req: Request) -> None:
     """`/reject <id> <reason>`: the reason reaches the requester."""
-    spec = req.command("reject")
-    if not req.args:
-        raise UsageError(spec, "Something is missing.")
-    commitment_id = parse_commitment_id(spec, req.args[0])
-    reason = tail_text(req.message.text or "", 1)
-    if not reason:
-        raise UsageError(spec, "Give the reason; it reaches the requester.")
-    if len(reason) > REASON_LIMIT:
-        raise UserError(
-            "The reason is too long ({length} characters; at most {limit}).", length=len(reason), limit=REASON_LIMIT
-        )
+    commitment_id, reason = _id_and_reason(req, "reject", "Give the reason; it reaches the requester.")
     request_id = await _pending_request(req, commitment_id)
     decided = await decide(req, request_id, approve=False, reason=reason)
     await req.reply(decided.answer)

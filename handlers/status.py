@@ -28,9 +28,9 @@ from storage.status import (
     Change,
     EvidenceFile,
     Outcome,
-    add_evidence,
     add_note,
     extend_now,
+    keep_evidence,
     mark_done,
     reopen,
     request_extension,
@@ -129,18 +129,8 @@ async def keep_and_ask(req: Request, commitment_id: int, note: str, message: Mes
     services = req.services
     async with services.db.session() as session:
         commitment, _unit = await visible_commitment(session, req, commitment_id)
-        await add_evidence(
-            session,
-            commitment=commitment,
-            actor_id=req.actor.person_id,
-            now=services.now(),
-            media=evidence.media,
-            file_id=evidence.file_id,
-            file_unique_id=evidence.file_unique_id,
-            file_name=evidence.file_name,
-            mime_type=evidence.mime_type,
-            file_size=evidence.file_size,
-            note=note,
+        await keep_evidence(
+            session, commitment=commitment, actor_id=req.actor.person_id, now=services.now(), file=evidence, note=note
         )
     if not commitment.is_open:
         await req.reply(req.tr("The file is kept as evidence of #{id}.", id=commitment_id))

@@ -211,18 +211,8 @@ async def mark_done(
             session, commitment=commitment, why=CLOSED_BY_DONE, actor_id=actor_id, now=now, notice=closed_notice
         )
     if evidence is not None and change.outcome in (Outcome.CHANGED, Outcome.ALREADY_DONE):
-        change.evidence = await add_evidence(
-            session,
-            commitment=commitment,
-            actor_id=actor_id,
-            now=now,
-            media=evidence.media,
-            file_id=evidence.file_id,
-            file_unique_id=evidence.file_unique_id,
-            file_name=evidence.file_name,
-            mime_type=evidence.mime_type,
-            file_size=evidence.file_size,
-            note=note,
+        change.evidence = await keep_evidence(
+            session, commitment=commitment, actor_id=actor_id, now=now, file=evidence, note=note
         )
     return change
 
@@ -441,6 +431,25 @@ async def add_evidence(
         note=note,
     )
     return evidence
+
+
+async def keep_evidence(
+    session: AsyncSession, *, commitment: Commitment, actor_id: int | None, now: datetime, file: EvidenceFile, note: str
+) -> Evidence:
+    """A file kept as evidence of the commitment (see `add_evidence`)."""
+    return await add_evidence(
+        session,
+        commitment=commitment,
+        actor_id=actor_id,
+        now=now,
+        media=file.media,
+        file_id=file.file_id,
+        file_unique_id=file.file_unique_id,
+        file_name=file.file_name,
+        mime_type=file.mime_type,
+        file_size=file.file_size,
+        note=note,
+    )
 
 
 async def evidence_of(session: AsyncSession, *, commitment_id: int) -> list[Evidence]:
