@@ -5,6 +5,7 @@ of extension requests, /edit, /close and /reopen, /approve and /reject with a re
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -380,3 +381,22 @@ async def test_forged_presses_on_the_new_buttons_change_nothing(bot: Harness) ->
         queued = (await session.execute(select(OutboxMessage.key).where(OutboxMessage.key.like("%snooze%")))).all()
     assert queued == []
     assert (await commitment(bot, foreign)).status == Status.OPEN and (await commitment(bot, cid)).status == Status.OPEN
+
+
+REFUSALS = ("Chỉ Thư ký BCĐ", "Chỉ quản trị viên", "chưa được liên kết")
+
+
+async def test_help_lists_only_what_each_may_run(bot: Harness) -> None:
+    """Every command /help lists, run as listed by that person, is not refused (SPEC: exactly what they may run)."""
+    await setup_units(bot)
+    bot.user(ADMIN, "Quản trị")
+    for user in (FOCAL, SECRETARY, ADMIN):
+        listed = re.findall(r"^/([a-z_]+)", await bot.ask(user, "/help"), flags=re.M)
+        assert listed, user
+        for name in listed:
+            await bot.emulator.send_message(user, f"/{name}")
+            answer = await bot.emulator.wait_for_bot_message(user, timeout=15)
+            reply = str(answer.get("text") or answer.get("caption") or "")
+            assert not any(refusal in reply for refusal in REFUSALS), (user, name, reply)
+            if name == "add":
+                await bot.ask(user, "/cancel")
