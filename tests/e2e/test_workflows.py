@@ -95,6 +95,11 @@ async def test_a_file_sent_as_a_reply_is_kept_and_asks_before_marking_done(bot: 
     question = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "đã hoàn thành chưa" in m["text"])
     assert "hoàn thành" in await press(bot, FOCAL, question, "Đã hoàn thành")
     assert (await commitment(bot, cid)).status == Status.DONE
+    # the pressed message now shows the done, with Undo under it (a button's done can be taken back too)
+    shown = await bot.emulator.wait_for_bot_message(
+        FOCAL, lambda m: m["message_id"] == question["message_id"] and "↩️ Hoàn tác" in buttons(m)
+    )
+    assert "đã hoàn thành" in shown["text"]
     async with bot.db.session() as session:
         names = list(await session.scalars(select(Evidence.file_name).order_by(Evidence.id)))
     assert names == ["du-thao.docx", "ban-cuoi.pdf"]
