@@ -11,7 +11,7 @@ from datetime import date
 from telegram import CallbackQuery, Message, Update
 
 from core.i18n import t
-from handlers.base import Request, answer, build_request, edit_pressed, refusal
+from handlers.base import Request, answer, build_request, decision_refusal, edit_pressed, refusal
 from handlers.broadcast import broadcast_press
 from handlers.context import Context
 from handlers.notify import wake_sender
@@ -67,7 +67,7 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
     services = req.services
     async with services.db.session() as session:
         found = await get_commitment(session, commitment_id=press.commitment_id)
-        if found is None or not req.actor.can_see_unit(found[1].id):
+        if found is None or not req.actor.can_see(found[1]):
             await answer(
                 query, req.tr("There is no commitment #{id} among your units.", id=press.commitment_id), alert=True
             )
@@ -125,8 +125,9 @@ def press_answer(req: Request, change: Change, commitment: Commitment) -> str:
 
 
 async def decision_press(req: Request, query: CallbackQuery, press: DecisionPress) -> None:
-    if not req.actor.is_committee:
-        await answer(query, refusal(req, req.command("reopen")), alert=True)
+    refused = await decision_refusal(req, press.request_id)
+    if refused:
+        await answer(query, refused, alert=True)
         return
     services = req.services
     async with services.db.session() as session:
@@ -214,7 +215,7 @@ async def evidence_press(req: Request, query: CallbackQuery, press: EvidencePres
     async with services.db.session() as session:
         evidence = await session.get(Evidence, press.evidence_id)
         found = await get_commitment(session, commitment_id=evidence.commitment_id) if evidence else None
-    if evidence is None or found is None or not req.actor.can_see_unit(found[1].id):
+    if evidence is None or found is None or not req.actor.can_see(found[1]):
         await answer(query, req.tr("This file is not available."), alert=True)
         return
     await answer(query)

@@ -15,7 +15,7 @@ async def overdue(req: Request) -> None:
     services = req.services
     today = services.today()
     async with services.db.session() as session:
-        rows, total = await overdue_commitments(session, today=today, limit=LIMIT)
+        rows, total = await overdue_commitments(session, today=today, limit=LIMIT, within=req.actor.reach)
     if not rows:
         await req.reply(req.tr("Nothing is overdue. 🎉"))
         return

@@ -32,13 +32,15 @@ async def tasks(req: Request) -> None:
             unit = await find_unit(session, code=args[0])
             if unit is None:
                 raise UserError("There is no unit with the code {code}.", code=esc(args[0]))
-            if not actor.can_see_unit(unit.id):
+            if not actor.can_see(unit):
                 raise UserError("You can only see the commitments of your own units.")
             unit_ids: list[int] | None = [unit.id]
         else:
             unit_ids = None if actor.is_committee else sorted(actor.unit_ids)
-        rows = await open_commitments(session, unit_ids=unit_ids, limit=LIST_LIMIT)
-        total = len(rows) if len(rows) < LIST_LIMIT else await count_open(session, unit_ids=unit_ids)
+        rows = await open_commitments(session, unit_ids=unit_ids, limit=LIST_LIMIT, within=actor.reach)
+        total = (
+            len(rows) if len(rows) < LIST_LIMIT else await count_open(session, unit_ids=unit_ids, within=actor.reach)
+        )
     if not rows:
         await req.reply(req.tr("No open commitments. 🎉"))
         return

@@ -35,6 +35,7 @@ from storage.register_files import (
     read_register_files,
     sort_problems,
 )
+from storage.scopes import refresh_paths
 
 CHUNK = 5000  # keys per IN (…) query: well under SQLite's and PostgreSQL's parameter limits
 
@@ -296,6 +297,7 @@ class _Writer:
         self.report.units_created = len(created)
         if updates:
             await self.session.execute(update(Unit), updates)
+            await refresh_paths(self.session)  # the tree's paths follow its parents (storage.scopes)
 
     # Commitments -------------------------------------------------------------------------------------
 
