@@ -49,7 +49,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "invite",
         Audience.COMMITTEE,
         N_("One-time invite link for a unit or a secretary"),
-        N_("/invite <unit code> [focal|head] or /invite secretary"),
+        N_("/invite <unit code> [focal|head] or /invite secretary [unit code]"),
         invites.invite,
     ),
     CommandSpec(

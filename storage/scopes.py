@@ -7,7 +7,7 @@ unit whose path starts with "/MOST/BNV/", one range of the units.path index. Sec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,14 +213,16 @@ async def request_unit(session: AsyncSession, *, request_id: int) -> Unit | None
     )
 
 
-def group_by_recipient(
-    items: Sequence[Any], unit_of: Any, recipients: dict[int, list[PersonInfo]]
-) -> list[tuple[PersonInfo, list[Any]]]:
-    """Per recipient, the items (in the given order) of the units they receive notices of."""
-    people: dict[int, PersonInfo] = {}
-    listed: dict[int, list[Any]] = {}
-    for item in items:
-        for person in recipients.get(unit_of(item), ()):
-            people.setdefault(person.id, person)
-            listed.setdefault(person.id, []).append(item)
-    return [(people[pid], listed[pid]) for pid in people]
+async def people_units(session: AsyncSession, person_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The units each person has a role in (focal, head, or secretary of a subtree), for whom to tell about them."""
+    found: dict[int, list[int]] = {}
+    for chunk in chunks(sorted(set(person_ids)), _CHUNK):
+        rows = await session.execute(
+            select(Membership.person_id, Membership.unit_id)
+            .where(Membership.person_id.in_(chunk), Membership.unit_id.is_not(None))
+            .order_by(Membership.person_id, Membership.unit_id)
+        )
+        for pid, unit_id in rows.tuples():
+            if unit_id is not None:
+                found.setdefault(int(pid), []).append(int(unit_id))
+    return found
