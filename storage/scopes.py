@@ -149,12 +149,12 @@ class Secretaries:
     """The committee as scopes see it: who has the whole register, and who manages which subtree."""
 
     whole: list[PersonInfo]  # admins and secretaries without a unit, by name
-    scoped: list[tuple[str, PersonInfo]]  # (root path, secretary) of every scoped secretary, by name
+    scoped: list[tuple[int, str, PersonInfo]]  # (root unit, its path, secretary) of every scoped secretary, by name
 
     def of_path(self, path: str) -> list[PersonInfo]:
         """Everyone whose scope covers the unit at `path`, once each: the whole register's first, then by name."""
         found = {p.id: p for p in self.whole}
-        for root, person in self.scoped:
+        for _unit, root, person in self.scoped:
             if path.startswith(root) and person.id not in found:
                 found[person.id] = person
         return list(found.values())
@@ -162,9 +162,21 @@ class Secretaries:
     @property
     def everyone(self) -> list[PersonInfo]:
         found = {p.id: p for p in self.whole}
-        for _root, person in self.scoped:
+        for _unit, _root, person in self.scoped:
             found.setdefault(person.id, person)
         return list(found.values())
+
+    def scopes(self) -> list[tuple[Scope, list[PersonInfo]]]:
+        """Each scoped secretary's scope, with everyone who has exactly that scope (for one digest each)."""
+        roots: dict[int, list[tuple[int, str]]] = {}
+        people: dict[int, PersonInfo] = {}
+        for unit_id, path, person in self.scoped:
+            roots.setdefault(person.id, []).append((unit_id, path))
+            people[person.id] = person
+        found: dict[Scope, list[PersonInfo]] = {}
+        for pid, person_roots in roots.items():
+            found.setdefault(Scope.of(person_roots), []).append(people[pid])
+        return sorted(found.items(), key=lambda item: item[0].paths)
 
 
 async def secretaries(session: AsyncSession) -> Secretaries:
@@ -177,15 +189,15 @@ async def secretaries(session: AsyncSession) -> Secretaries:
     whole = [PersonInfo(*row) for row in rows.tuples()]
     have = {p.id for p in whole}
     paths = await session.execute(
-        select(Unit.path, *_PERSON)
+        select(Unit.id, Unit.path, *_PERSON)
         .join(Membership, Membership.person_id == Person.id)
         .join(Unit, Unit.id == Membership.unit_id)
         .where(Membership.role == Role.SECRETARY)
         .order_by(*by_name, Unit.path)
     )
     scoped = [
-        (path, PersonInfo(pid, tid, name, username, language, reachable))
-        for path, pid, tid, name, username, language, reachable in paths.tuples()
+        (unit_id, path, PersonInfo(pid, tid, name, username, language, reachable))
+        for unit_id, path, pid, tid, name, username, language, reachable in paths.tuples()
         if pid not in have
     ]
     return Secretaries(whole, scoped)
