@@ -1,0 +1,154 @@
+"""A ministry's secretary on the national deployment: everything of their subtree, nothing of another ministry's.
+
+The register is the national committee (MOST) over two ministries; Bộ Nội vụ's secretary is invited by the
+admin with `/invite secretary BNV`. Every wired command and button tried against Bộ Tài chính's unit is refused
+the way an unknown one is, shows none of its data, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import Commitment, ExtensionRequest, ExtensionStatus, Status, Unit
+from storage.register_import import import_sources
+from tests.e2e.conftest import add_commitment
+from tests.e2e.harness import ADMIN, SECRETARY, Harness, make_harness
+from tests.e2e.test_status_updates import button, count_events
+
+INVITE_LINK = re.compile(r"\?start=([A-Za-z0-9_-]+)")
+MINISTRY, OURS, THEIRS = 500, 601, 602  # Bộ Nội vụ's secretary; focal points of BNV-VP and of BTC-VP
+UNITS = """code,name,parent_code
+MOST,Bộ Khoa học và Công nghệ,
+BNV,Bộ Nội vụ,MOST
+BNV-VP,Văn phòng Bộ Nội vụ,BNV
+BNV-TT,Thanh tra Bộ Nội vụ,BNV
+BTC,Bộ Tài chính,MOST
+BTC-VP,Văn phòng Bộ Tài chính,BTC
+"""
+
+
+@pytest.fixture
+async def live(sqlite_db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    harness = await make_harness(sqlite_db, tmp_path, jobs=True)
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+        await harness.emulator.stop()
+
+
+async def _link(bot: Harness, inviter: int, command: str, user: int, name: str) -> str:
+    reply = await bot.ask(inviter, command)
+    code = INVITE_LINK.search(reply)
+    assert code, reply
+    bot.user(user, name)
+    return await bot.ask(user, f"/start {code.group(1)}")
+
+
+async def _setup(bot: Harness) -> dict[str, int]:
+    assert (await import_sources(bot.db, [("units.csv", UNITS.encode())], now=bot.clock())).ok
+    async with bot.db.session() as session:
+        units = dict((await session.execute(select(Unit.code, Unit.id))).tuples().all())
+    ids = {
+        "ours": await add_commitment(
+            bot.db, bot.clock, units["BNV-VP"], "Kế hoạch ISO của Bộ Nội vụ", date(2026, 11, 10)
+        ),
+        "theirs": await add_commitment(
+            bot.db, bot.clock, units["BTC-VP"], "Kế hoạch ISO của Bộ Tài chính", date(2026, 11, 12)
+        ),
+    }
+    bot.user(ADMIN, "Quản trị")
+    bot.user(SECRETARY, "Thư ký BCĐ")
+    await bot.ask(ADMIN, "/start")
+    await bot.ask(SECRETARY, "/start")
+    linked = await _link(bot, ADMIN, "/invite secretary BNV", MINISTRY, "Thư ký Bộ Nội vụ")
+    assert "Thư ký của Bộ Nội vụ (BNV) và các đơn vị trực thuộc" in linked
+    await _link(bot, SECRETARY, "/invite BNV-VP", OURS, "Lan")
+    await _link(bot, SECRETARY, "/invite BTC-VP", THEIRS, "Minh")
+    return ids
+
+
+async def _answer(bot: Harness, query_id: str) -> str:
+    for _ in range(100):
+        if answers := bot.emulator.callback_answers(query_id):
+            return str(answers[0].get("text") or "")
+        await asyncio.sleep(0.05)
+    raise AssertionError("not answered")
+
+
+async def _state(bot: Harness, cid: int) -> tuple[Status, date, int]:
+    async with bot.db.session() as session:
+        item = await session.get(Commitment, cid)
+        assert item is not None
+        return item.status, item.due_date, item.version
+
+
+async def test_a_ministry_secretary_is_refused_everything_outside_the_ministry(live: Harness) -> None:
+    bot = live
+    ids = await _setup(bot)
+    ours, theirs = ids["ours"], ids["theirs"]
+    before = await _state(bot, theirs), await count_events(bot, theirs)
+
+    units = await bot.ask(MINISTRY, "/units")
+    assert "BNV-VP" in units and "BNV-TT" in units and "BTC" not in units and "Minh" not in units
+    tasks = await bot.ask(MINISTRY, "/tasks")
+    assert f"#{ours}" in tasks and f"#{theirs}" not in tasks and "Bộ Tài chính" not in tasks
+    overdue = await bot.ask(MINISTRY, "/overdue")
+    assert f"#{ours}" in overdue and f"#{theirs}" not in overdue and "BTC" not in overdue
+    for command in ("/tasks BTC-VP", f"/task {theirs}", f"/done {theirs}", f"/reopen {theirs}"):
+        answer = await bot.ask(MINISTRY, command)
+        assert "Bộ Tài chính" not in answer and f"#{theirs} " not in answer.replace(f"#{theirs} trong", ""), command
+        assert "Không" in answer or "chỉ xem được" in answer, (command, answer)
+    assert "Không có đơn vị nào có mã BTC-VP." in await bot.ask(MINISTRY, "/invite BTC-VP")
+    assert "Không có đơn vị nào có mã BTC." in await bot.ask(MINISTRY, "/invite secretary BTC")
+    assert "Chỉ quản trị viên mới được mời thư ký." in await bot.ask(MINISTRY, "/invite secretary")
+    assert "?start=" in await bot.ask(MINISTRY, "/invite secretary BNV-TT")  # inside the ministry: fine
+    assert "?start=" in await bot.ask(MINISTRY, "/invite BNV-TT head")
+
+    # Bộ Tài chính's request for more time goes to the national committee, not to Bộ Nội vụ's secretary.
+    assert "đã được gửi" in await bot.ask(THEIRS, f"/extend {theirs} 30/01/2027 chờ ý kiến các Vụ")
+    national = await bot.emulator.wait_for_bot_message(
+        SECRETARY, lambda m: "Đề nghị gia hạn" in m.get("text", ""), timeout=10
+    )
+    request = button(national, "Phê duyệt")
+    # Forged presses from Bộ Nội vụ's secretary, on a message of their own chat: the decision, Done, Details.
+    own = bot.last_bot_message(MINISTRY)
+    version = before[0][2]
+    for data, refused in (
+        (request, "Đề nghị này không còn tồn tại."),
+        (f"c:{theirs}:done:{version}", f"Không tìm thấy nhiệm vụ #{theirs}"),
+        (f"c:{theirs}:info:{version}", f"Không tìm thấy nhiệm vụ #{theirs}"),
+    ):
+        query = await bot.emulator.forge_callback(MINISTRY, own["message_id"], data)
+        assert refused in await _answer(bot, query), data
+    assert "/approve" not in request  # (the command forms come later; the buttons are what exists)
+    await asyncio.sleep(1.5)  # the planner and the sender have had their turn
+    texts = [m.get("text", "") + m.get("caption", "") for m in bot.emulator.bot_messages(MINISTRY)]
+    # (their own words echoed back, "no commitment #N", "no unit BTC-VP", are all they got)
+    assert not [t for t in texts if "Tài chính" in t or "chờ ý kiến các Vụ" in t or "Minh" in t]
+    async with bot.db.session() as session:
+        pending = list(await session.scalars(select(ExtensionRequest.status)))
+    assert pending == [ExtensionStatus.PENDING]
+    state, events = await _state(bot, theirs), await count_events(bot, theirs)
+    assert state == before[0] and events == before[1] + 1  # only the request itself
+
+    # Their own ministry's request reaches them, and their decision counts.
+    await bot.ask(OURS, f"/extend {ours} 15/01/2027 thiếu nhân lực")
+    asked = await bot.emulator.wait_for_bot_message(
+        MINISTRY, lambda m: "Đề nghị gia hạn" in m.get("text", ""), timeout=10
+    )
+    query = await bot.emulator.press_button(MINISTRY, asked["message_id"], button(asked, "Phê duyệt"))
+    assert "Đã ghi nhận" in await _answer(bot, query)
+    assert (await _state(bot, ours))[1] == date(2027, 1, 15)
+
+    digest = await bot.ask(MINISTRY, "/digest", timeout=30)
+    assert "Phạm vi quản lý: Bộ Nội vụ (BNV) và các đơn vị trực thuộc" in digest
+    assert "BTC" not in digest and "Bộ Tài chính" not in digest
