@@ -6,6 +6,7 @@ Counts per unit from one GROUP BY; lists read capped with their full count. Defi
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,7 +31,7 @@ from storage.models import (
     Status,
     Unit,
 )
-from storage.scopes import Reach, Scope, limited_to
+from storage.scopes import AFTER, Reach, Scope, limited_to
 
 # Failures that are not failed deliveries: the sender drops a reminder whose commitment was closed meanwhile
 # (scheduler.drain.CLOSED_ERROR; tests/test_digest.py checks they agree).
@@ -311,14 +312,19 @@ def _item_columns() -> tuple[Any, ...]:
 async def overdue_items(
     session: AsyncSession, window: DigestWindow, *, limit: int = OVERDUE_LIMIT, within: Reach | None = None
 ) -> list[DigestItem]:
-    """The open commitments past their deadline (within `within`), oldest deadline first, at most `limit`."""
+    """The open commitments past their deadline (within `within`), oldest deadline first, at most `limit`.
+
+    A scope reads its own units' commitments through the (unit_id, status) index and sorts those few: walking
+    the register's overdue items in deadline order (the (status, due_date) index) until 30 fall in a small
+    scope reads most of them (~0.25 s at national size, per scope)."""
     c = Commitment
-    rows = await session.execute(
-        limited_to(select(*_item_columns()).join(Unit, Unit.id == c.unit_id), within)
-        .where(c.status.in_(list(OPEN_STATUSES)), c.due_date < window.today)
-        .order_by(c.due_date, Unit.code_key, c.id)
-        .limit(limit)
-    )
+    query = select(*_item_columns()).join(Unit, Unit.id == c.unit_id)
+    if within is None or within.everything:
+        query = query.where(c.status.in_(list(OPEN_STATUSES)), c.due_date < window.today).order_by(c.due_date)
+    else:
+        due, status = _scan(session, c.due_date), _scan(session, c.status)
+        query = limited_to(query, within).where(status.in_(list(OPEN_STATUSES)), due < window.today).order_by(due)
+    rows = await session.execute(query.order_by(Unit.code_key, c.id).limit(limit))
     return [DigestItem(*row) for row in rows.tuples()]
 
 
@@ -486,16 +492,13 @@ async def committee_data(session: AsyncSession, window: DigestWindow, scope: Sco
 
 async def _roll_up(session: AsyncSession, data: CommitteeData, scope: Scope) -> None:
     """`data.units` become one row per child of each root (and one for a root's own commitments)."""
-    rows = (
-        await session.execute(
-            select(Unit.id, Unit.code, Unit.name, Unit.path).where(scope.condition()).order_by(Unit.code_key)
-        )
-    ).tuples()
-    by_path: dict[str, tuple[int, str, str]] = {}
-    path_of: dict[int, str] = {}
-    for uid, code, name, path in rows:
-        by_path[path] = (uid, code, name)
-        path_of[uid] = path
+    rows = (await session.execute(select(Unit.id, Unit.code, Unit.name, Unit.path).where(scope.condition()))).tuples()
+    _roll(data, scope, {path: (uid, code, name) for uid, code, name, path in rows})
+
+
+def _roll(data: CommitteeData, scope: Scope, by_path: dict[str, tuple[int, str, str]]) -> None:
+    """The roll-up of `data.units` (each unit's own counts, by code) over the scope's units (path → unit)."""
+    path_of = {uid: path for path, (uid, _code, _name) in by_path.items()}
     data.scope_units = [(by_path[p][1], by_path[p][2]) for p in scope.paths if p in by_path]
     rolled: dict[str, UnitCounts] = {}
     for unit in data.units:
@@ -506,11 +509,105 @@ async def _roll_up(session: AsyncSession, data: CommitteeData, scope: Scope) -> 
         if row is None:
             uid, code, name = by_path[key]
             row = rolled[key] = UnitCounts(uid, code, name)
-        for name in _COUNTED:
-            setattr(row, name, getattr(row, name) + getattr(unit, name))
+        for counted in _COUNTED:
+            setattr(row, counted, getattr(row, counted) + getattr(unit, counted))
     data.detail = data.units
     data.units = sorted(rolled.values(), key=lambda u: u.code.upper())
     data.totals = Totals.of(data.units)
+
+
+EVERY = 10**9  # no limit: the whole list, to be sliced per scope
+
+
+async def committee_data_many(
+    session: AsyncSession, window: DigestWindow, scopes: Sequence[Scope | None]
+) -> list[CommitteeData]:
+    """The digests of many scopes at once (a slot's: the national one and every secretariat's), the same as
+    `committee_data` of each, from one read of each figure sliced in memory by the units' paths: a hundred scopes
+    cost about what the national digest costs, where a query set per scope is ~60 ms at national size."""
+    if len(scopes) <= 1:
+        return [await committee_data(session, window, scope) for scope in scopes]
+    units = sorted(
+        (await session.execute(select(Unit.path, Unit.id, Unit.code, Unit.name))).tuples(), key=lambda u: u[0]
+    )
+    ordered = [path for path, *_rest in units]
+    path_by_code = {code: path for path, _uid, code, _name in units}
+    counts = await unit_counts(session, window)
+    overdue = await overdue_items(session, window, limit=EVERY)
+    without_focal = await units_without_focal(session)
+    unreachable, unreachable_total = await unreachable_people(session, limit=EVERY)
+    pending, pending_total = await pending_extensions(session, limit=EVERY)
+    failed, failed_total, blocked_total = await failed_deliveries(session, window, limit=EVERY)
+    # Whose people are whose: the units of each person a failure or a block is about.
+    o = OutboxMessage
+    blocked = await session.execute(
+        select(o.person_id, func.count())
+        .where(o.created_at >= window.since, o.status == OutboxStatus.BLOCKED, o.person_id.is_not(None))
+        .group_by(o.person_id)
+    )
+    blocked_by = {int(pid): int(n) for pid, n in blocked.tuples() if pid is not None}
+    about = sorted({f.person.id for f in failed if f.person is not None} | set(blocked_by))
+    person_paths: dict[int, list[str]] = {}
+    for chunk in chunks(about, _CHUNK):
+        rows = await session.execute(
+            select(Membership.person_id, Unit.path)
+            .join(Unit, Unit.id == Membership.unit_id)
+            .where(Membership.person_id.in_(chunk))
+        )
+        for pid, path in rows.tuples():
+            person_paths.setdefault(int(pid), []).append(path)
+
+    found: list[CommitteeData] = []
+    for scope in scopes:
+        if scope is None:
+            found.append(
+                CommitteeData(
+                    window=window,
+                    units=counts,
+                    overdue=overdue[:OVERDUE_LIMIT],
+                    without_focal=without_focal,
+                    unreachable=unreachable[:UNREACHABLE_LIMIT],
+                    unreachable_total=unreachable_total,
+                    pending=pending[:PENDING_LIMIT],
+                    pending_total=pending_total,
+                    failed=failed[:FAILED_LIMIT],
+                    failed_total=failed_total,
+                    blocked_total=blocked_total,
+                )
+            )
+            continue
+        by_path: dict[str, tuple[int, str, str]] = {}
+        for root in scope.paths:  # a subtree is one run of the paths in order
+            start = bisect_left(ordered, root)
+            end = bisect_left(ordered, root[:-1] + AFTER)
+            by_path.update((path, (uid, code, name)) for path, uid, code, name in units[start:end])
+        inside = {uid for uid, _code, _name in by_path.values()}
+
+        def covers(code: str | None, scope: Scope = scope) -> bool:
+            return code is not None and code in path_by_code and scope.covers(path_by_code[code])
+
+        def person_in(pid: int | None, scope: Scope = scope) -> bool:
+            return pid is not None and any(scope.covers(p) for p in person_paths.get(pid, ()))
+
+        mine_unreachable = [p for p in unreachable if any(covers(code) for _role, code in p.roles)]
+        mine_pending = [r for r in pending if covers(r.unit_code)]
+        mine_failed = [f for f in failed if f.person is not None and person_in(f.person.id)]
+        data = CommitteeData(
+            window=window,
+            units=[u for u in counts if u.unit_id in inside],
+            overdue=[i for i in overdue if i.unit_id in inside][:OVERDUE_LIMIT],
+            without_focal=[u for u in without_focal if u.unit_id in inside],
+            unreachable=mine_unreachable[:UNREACHABLE_LIMIT],
+            unreachable_total=len(mine_unreachable),
+            pending=mine_pending[:PENDING_LIMIT],
+            pending_total=len(mine_pending),
+            failed=mine_failed[:FAILED_LIMIT],
+            failed_total=len(mine_failed),
+            blocked_total=sum(n for pid, n in blocked_by.items() if person_in(pid)),
+        )
+        _roll(data, scope, by_path)
+        found.append(data)
+    return found
 
 
 _COUNTED = ("open", "overdue", "due_soon", "listed", "done_week", "done_week_on_time", "done_dated", "done_on_time")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.settings import load_settings
 from scheduler.digest import plan_digests
 from storage.db import Database
-from storage.digest_data import DigestWindow, committee_data
+from storage.digest_data import DigestWindow, committee_data, committee_data_many
 from storage.members import committee, mark_unreachable, resolve_actor
 from storage.models import OutboxMessage, Role, Unit
 from storage.register import open_commitments, overdue_commitments, unit_summaries
@@ -153,6 +153,19 @@ async def test_the_digest_of_a_scope_rolls_each_child_up(db: Database) -> None:
     assert ministry.totals.overdue == 2 and {i.unit_code for i in ministry.overdue} == {"BNV-VP", "BNV-VP-1"}
     assert "BTC-VP" not in {u.code for u in ministry.without_focal} and ministry.scope_units == [("BNV", "Bộ Nội vụ")]
     assert {u.code for u in national.units} == {"BNV-VP", "BNV-VP-1", "BNV-TT", "BTC-VP"}
+
+    # A slot reads every scope's figures at once: the same as one scope at a time.
+    async with db.session() as session:
+        scopes = [
+            None,
+            scope,
+            Scope.of([(units["BTC"], "/MOST/BTC/")]),
+            Scope.of([(units["BNV-VP"], "/MOST/BNV/BNV-VP/")]),
+        ]
+        many = await committee_data_many(session, window, scopes)
+        for one, data in zip(scopes, many, strict=True):
+            assert data == await committee_data(session, window, one)
+    assert [u.code for u in many[3].units] == ["BNV-VP", "BNV-VP-1"]  # the root's own row, then its child's
 
     settings = load_settings(_env_file=None, digest_cron="mon 08:00")
     assert await plan_digests(db, settings=settings, now=now - timedelta(days=1)) == 0  # the installation begins
