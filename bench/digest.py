@@ -54,7 +54,7 @@ from scheduler.digest import (
 )
 from storage import planning
 from storage.db import Database
-from storage.digest_data import DigestWindow, committee_data
+from storage.digest_data import DigestWindow, committee_data_many
 from storage.members import resolve_actor
 from storage.models import (
     Commitment,
@@ -309,6 +309,7 @@ async def run(shape: Shape, target: Target, *, reuse: bool = False, scopes: int 
         print(f"{'plan_digests a minute later':<34} {(time.perf_counter() - started) * 1000:9.1f} ms   {again} queued")
         async with db.session() as session:
             await session.execute(delete(OutboxMessage).where(OutboxMessage.kind == DIGEST_KIND))
+            every_scope = [None, *(await secretaries(session)).scopes()]
         started = time.perf_counter()
         again = await plan_digests(db, settings=settings, now=START + timedelta(minutes=2))
         seconds = time.perf_counter() - started
@@ -318,14 +319,13 @@ async def run(shape: Shape, target: Target, *, reuse: bool = False, scopes: int 
             )
         print(
             f"{'committee digests of every scope':<34} {seconds * 1000:9.1f} ms   {again:,} rows to {chats:,} chats"
-            f" (1 national + {scopes if not reuse else '?'} scoped)"
+            f" (1 national + {len(every_scope) - 1} scoped)"
         )
         started = time.perf_counter()
         window = DigestWindow(now=START, tz=HANOI)
         async with db.session() as session:
             every = [None, *(scope for scope, _people in (await secretaries(session)).scopes())]
-            for scope in every:
-                await committee_data(session, window, scope)
+            await committee_data_many(session, window, every)
         seconds = time.perf_counter() - started
         print(f"{'  of which the figures':<34} {seconds * 1000:9.1f} ms   {len(every)} digests' data, no text or chart")
         for label, who in (("committee digest (/digest)", actor), ("a scope's digest (/digest)", scoped_actor)):

@@ -12,7 +12,7 @@ from scheduler.digest import plan_digests
 from storage.db import Database
 from storage.digest_data import DigestWindow, committee_data, committee_data_many
 from storage.members import committee, mark_unreachable, resolve_actor
-from storage.models import OutboxMessage, Role, Unit
+from storage.models import ExtensionRequest, ExtensionStatus, OutboxMessage, OutboxStatus, Role, Unit
 from storage.register import open_commitments, overdue_commitments, unit_summaries
 from storage.register_import import import_sources
 from storage.scopes import Scope, secretaries, secretaries_of_units
@@ -141,7 +141,35 @@ async def test_the_digest_of_a_scope_rolls_each_child_up(db: Database) -> None:
     now = local(2026, 11, 23, 8, 5)  # Monday, after the 08:00 slot
     for code, due in (("BNV-VP", date(2026, 11, 1)), ("BNV-VP-1", date(2026, 11, 2)), ("BNV-TT", date(2026, 12, 1))):
         await add_commitment(db, units[code], title=f"Kế hoạch {code}", due=due)
-    await add_commitment(db, units["BTC-VP"], title="Kế hoạch BTC-VP", due=date(2026, 11, 3))
+    theirs = await add_commitment(db, units["BTC-VP"], title="Kế hoạch BTC-VP", due=date(2026, 11, 3))
+    # People who cannot be reached, a pending request, failed and blocked deliveries: on both sides.
+    lan = await add_person(db, 601, "Lan", role=Role.FOCAL, unit_id=units["BNV-TT"])
+    minh = await add_person(db, 602, "Minh", role=Role.FOCAL, unit_id=units["BTC-VP"])
+    async with db.session() as session:
+        for person in (lan, minh):
+            await mark_unreachable(session, person_id=person, now=now - timedelta(days=1), reason="403")
+        session.add(
+            ExtensionRequest(
+                commitment_id=theirs,
+                requested_at=now,
+                old_due=date(2026, 11, 3),
+                new_due=date(2026, 12, 3),
+                status=ExtensionStatus.PENDING,
+            )
+        )
+        for n, (person, status) in enumerate(((lan, OutboxStatus.FAILED), (minh, OutboxStatus.BLOCKED))):
+            session.add(
+                OutboxMessage(
+                    key=f"reminder:test:{n}",
+                    kind="reminder",
+                    chat_id=601 + n,
+                    person_id=person,
+                    status=status,
+                    last_error="Timed out",
+                    not_before=now - timedelta(days=1),
+                    created_at=now - timedelta(days=1),
+                )
+            )
     window = DigestWindow(now=now, tz=HANOI)
     async with db.session() as session:
         (scope, people), *_ = (await secretaries(session)).scopes()
@@ -166,6 +194,10 @@ async def test_the_digest_of_a_scope_rolls_each_child_up(db: Database) -> None:
         for one, data in zip(scopes, many, strict=True):
             assert data == await committee_data(session, window, one)
     assert [u.code for u in many[3].units] == ["BNV-VP", "BNV-VP-1"]  # the root's own row, then its child's
+    assert [p.person.full_name for p in many[1].unreachable] == ["Lan"] and many[1].failed_total == 1
+    assert many[1].pending_total == 0 and many[1].blocked_total == 0
+    assert [p.person.full_name for p in many[2].unreachable] == ["Minh"] and many[2].pending_total == 1
+    assert many[2].blocked_total == 1 and many[0].unreachable_total == 2
 
     settings = load_settings(_env_file=None, digest_cron="mon 08:00")
     assert await plan_digests(db, settings=settings, now=now - timedelta(days=1)) == 0  # the installation begins
