@@ -45,6 +45,9 @@ def _cancel_only(lang: str) -> InlineKeyboardMarkup:
 async def _create(req: Request, *, unit_code: str, title: str, kind: Kind, due: date, legal_basis: str) -> None:
     services = req.services
     async with services.db.session() as session:
+        unit = await find_unit(session, code=unit_code)
+        if unit is None or not req.actor.manages(unit):  # a unit outside the scope is answered as an unknown one
+            raise UserError("There is no unit with the code {code}.", code=esc(unit_code))
         change = await add_commitment(
             session,
             unit_code=unit_code,
@@ -136,7 +139,7 @@ async def _step(update: Update, context: Context, state: int) -> int:
         if state == UNIT:
             async with req.services.db.session() as session:
                 unit = await find_unit(session, code=text)
-            if unit is None:
+            if unit is None or not req.actor.manages(unit):
                 raise UserError("There is no unit with the code {code}.", code=esc(text))
             draft["unit"] = unit.code
             await req.reply(req.tr("Step 2 of 5: the title of the commitment?"), reply_markup=_cancel_only(req.lang))
