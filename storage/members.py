@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.events import record
 from storage.models import UNIT_ROLES, Membership, OutboxMessage, OutboxStatus, Person, Role, Unit
 from storage.planning import replan
-from storage.scopes import Reach, Scope, in_scope, secretaries_of_units
+from storage.scopes import EVERYTHING, Reach, Scope, in_scope, secretaries_of_units
 
 UNREACHABLE_ERROR = "recipient unreachable (blocked the bot or never started it)"
 
@@ -52,7 +52,7 @@ class Actor:
     def reach(self) -> Reach:
         """What lists show this person: everything, or their scope and their own units (storage.scopes)."""
         if self.whole_register:
-            return Reach(everything=True)
+            return EVERYTHING
         return Reach(scope=self.scope if self.is_secretary else None, unit_ids=self.unit_ids)
 
     @property

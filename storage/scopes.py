@@ -132,7 +132,7 @@ async def refresh_paths(session: AsyncSession) -> int:
             at = parent.get(at)
         prefix = found[at] if at is not None and at in found else SEP
         for uid in reversed(chain):
-            prefix = found[uid] = f"{prefix}{key[uid]}{SEP}"
+            prefix = found[uid] = path_of(prefix, key[uid])
     changed = [{"id": uid, "path": found[uid]} for uid, _pid, _key, path in rows if found[uid] != path]
     if changed:
         await session.execute(update(Unit), changed)
@@ -157,13 +157,6 @@ class Secretaries:
         for _unit, root, person in self.scoped:
             if path.startswith(root) and person.id not in found:
                 found[person.id] = person
-        return list(found.values())
-
-    @property
-    def everyone(self) -> list[PersonInfo]:
-        found = {p.id: p for p in self.whole}
-        for _unit, _root, person in self.scoped:
-            found.setdefault(person.id, person)
         return list(found.values())
 
     def scopes(self) -> list[tuple[Scope, list[PersonInfo]]]:
