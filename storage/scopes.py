@@ -7,7 +7,7 @@ unit whose path starts with "/MOST/BNV/", one range of the units.path index. Sec
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,3 +231,17 @@ async def people_units(session: AsyncSession, person_ids: Iterable[int]) -> dict
             if unit_id is not None:
                 found.setdefault(int(pid), []).append(int(unit_id))
     return found
+
+
+async def unit_codes_within(
+    session: AsyncSession, reach: Reach, codes: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """The codes, as the register writes them, of the named units (None: every unit) within `reach`, and the
+    named codes that name no unit there (an existing unit outside the scope is as unknown as a wrong code)."""
+    query = limited_to(select(Unit.code_key, Unit.code), reach)
+    if codes is None:
+        return [code for _key, code in (await session.execute(query.order_by(Unit.code_key))).tuples()], []
+    keys = [code.strip().upper() for code in codes]
+    known = {key: code for key, code in (await session.execute(query.where(Unit.code_key.in_(keys)))).tuples()}
+    found = list(dict.fromkeys(known[key] for key in keys if key in known))
+    return found, [code for code, key in zip(codes, keys, strict=True) if key not in known]

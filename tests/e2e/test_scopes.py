@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import Commitment, ExtensionRequest, ExtensionStatus, Status, Unit
+from storage.models import Broadcast, Commitment, ExtensionRequest, ExtensionStatus, Status, Unit
 from storage.register_import import import_sources
 from tests.e2e.conftest import add_commitment
 from tests.e2e.harness import ADMIN, SECRETARY, Harness, make_harness
@@ -116,6 +116,20 @@ async def test_a_ministry_secretary_is_refused_everything_outside_the_ministry(l
     async with bot.db.session() as session:
         assert len(list(await session.scalars(select(Commitment.id)))) == 2  # nothing added
     assert "BNV-TT" in await bot.ask(MINISTRY, "/add BNV-TT 15/01/2027 internal Báo cáo quý")
+    assert "Không có đơn vị nào có mã BTC-VP." in await bot.ask(MINISTRY, "/broadcast @BNV-VP,BTC-VP Họp giao ban")
+    await bot.ask(MINISTRY, "/broadcast Họp giao ban ISO")  # every unit of the ministry: Lan only, not Minh
+    async with bot.db.session() as session:
+        drafts = [(b.recipients, b.unit_codes) for b in await session.scalars(select(Broadcast))]
+    assert drafts == [(1, ["BNV", "BNV-TT", "BNV-VP"])]
+    await bot.ask(SECRETARY, "/broadcast Họp toàn quốc")  # the national committee's own draft
+    async with bot.db.session() as session:
+        national_draft = max(await session.scalars(select(Broadcast.id)))
+    query = await bot.emulator.forge_callback(
+        MINISTRY, bot.last_bot_message(MINISTRY)["message_id"], f"b:{national_draft}:send"
+    )
+    assert "Thông báo này không còn tồn tại." in await _answer(bot, query)
+    async with bot.db.session() as session:
+        assert (await session.get(Broadcast, national_draft)).status.value == "draft"  # type: ignore[union-attr]
 
     # Bộ Tài chính's request for more time goes to the national committee, not to Bộ Nội vụ's secretary.
     assert "đã được gửi" in await bot.ask(THEIRS, f"/extend {theirs} 30/01/2027 chờ ý kiến các Vụ")
