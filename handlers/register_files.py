@@ -28,7 +28,7 @@ async def export(req: Request) -> None:
 
     progress = await req.reply(req.tr("Preparing the register as an Excel file…"))
     buffer = io.BytesIO()
-    await export_register(services.db, buffer, tz=services.settings.tz, lang=req.lang)
+    await export_register(services.db, buffer, tz=services.settings.tz, lang=req.lang, within=req.actor.reach)
     stamp = services.now().strftime("%Y%m%d-%H%M")
     await req.context.bot.send_document(
         req.chat_id,

@@ -8,12 +8,14 @@ the way an unknown one is, shows none of its data, and changes nothing.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from storage.db import Database
@@ -121,6 +123,16 @@ async def test_a_ministry_secretary_is_refused_everything_outside_the_ministry(l
     async with bot.db.session() as session:
         drafts = [(b.recipients, b.unit_codes) for b in await session.scalars(select(Broadcast))]
     assert drafts == [(1, ["BNV", "BNV-TT", "BNV-VP"])]
+    await bot.emulator.send_message(MINISTRY, "/export")
+    sent = await bot.emulator.wait_for_bot_message(MINISTRY, lambda m: "document" in m, timeout=20)
+    workbook = load_workbook(io.BytesIO(bot.emulator.file_bytes(sent["document"]["file_id"])), read_only=True)
+    cells = {
+        name: [str(c) for row in workbook[name].iter_rows(values_only=True) for c in row]
+        for name in workbook.sheetnames
+    }
+    assert {row[0] for row in workbook["units"].iter_rows(min_row=2, values_only=True)} == {"BNV", "BNV-VP", "BNV-TT"}
+    assert "Kế hoạch ISO của Bộ Nội vụ" in cells["commitments"]
+    assert not [c for sheet in cells.values() for c in sheet if "Tài chính" in c or "BTC" in c]
     await bot.ask(SECRETARY, "/broadcast Họp toàn quốc")  # the national committee's own draft
     async with bot.db.session() as session:
         national_draft = max(await session.scalars(select(Broadcast.id)))
