@@ -52,7 +52,12 @@ async def import_document(req: Request, document: Document) -> None:
     content = bytes(await file.download_as_bytearray())
     name = document.file_name or "register"
     report = await import_sources(
-        services.db, [(name, content)], now=services.now(), actor_label="chat import", actor_id=req.actor.person_id
+        services.db,
+        [(name, content)],
+        now=services.now(),
+        actor_label="chat import",
+        actor_id=req.actor.person_id,
+        scope=None if req.actor.whole_register else req.actor.scope,
     )
     header = f"<b>{esc(name)}</b>"
     await req.reply(header + "\n" + render_report(report, req.lang, limit=REPORT_LIMIT, html=True))

@@ -7,7 +7,7 @@ unit whose path starts with "/MOST/BNV/", one range of the units.path index. Sec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +15,10 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batches import chunks
+from core.i18n import N_
 from storage.models import Commitment, ExtensionRequest, Membership, Person, Role, Unit
 from storage.planning import PersonInfo
+from storage.register_files import Problem, RegisterFiles
 
 SEP = "/"
 # The character after SEP: every path under P is >= P and < P[:-1] + AFTER (codes never hold SEP).
@@ -245,3 +247,56 @@ async def unit_codes_within(
     known = {key: code for key, code in (await session.execute(query.where(Unit.code_key.in_(keys)))).tuples()}
     found = list(dict.fromkeys(known[key] for key in keys if key in known))
     return found, [code for code, key in zip(codes, keys, strict=True) if key not in known]
+
+
+# --- Imports by a scoped secretary --------------------------------------------------------------------------
+
+MSG_OUTSIDE = N_("{value} is not a unit of your scope")
+
+
+def outside_scope(files: RegisterFiles, existing_parents: Mapping[str, str | None], scope: Scope) -> list[Problem]:
+    """The rows of a scoped secretary's import that name a unit outside their scope, as it will stand after the
+    import (a new unit must hang below the scope, an existing one must not be moved out of it): bad rows, so the
+    import writes nothing. `existing_parents`: the register's units, key → parent key."""
+    roots = {path.rstrip(SEP).rsplit(SEP, 1)[-1] for path in scope.paths}
+    parents = dict(existing_parents)
+    for row in files.units:
+        if "parent_code" in row.columns:
+            parents[row.record.key] = row.record.parent_code.upper() or None
+        else:
+            parents.setdefault(row.record.key, None)
+    now_inside: dict[str, bool] = {}
+    then_inside: dict[str, bool] = {}
+
+    def covered(key: str, parents: Mapping[str, str | None], inside: dict[str, bool]) -> bool:
+        chain: list[str] = []
+        at: str | None = key
+        while at is not None and at not in inside and at not in roots and at not in chain:
+            chain.append(at)
+            at = parents.get(at)
+        if at is None or at in chain:  # up to a top unit outside the scope (or round a loop, reported already)
+            verdict = False
+        else:
+            verdict = at in roots or inside[at]
+        for node in chain:
+            inside[node] = verdict
+        return verdict
+
+    def allowed(key: str) -> bool:
+        """In the scope after the import, and, for a unit the register has, before it too."""
+        before = key not in existing_parents or covered(key, existing_parents, now_inside)
+        return before and covered(key, parents, then_inside)
+
+    problems = []
+    for unit in files.units:
+        key = unit.record.key
+        # A scope's own root stays where the committee above put it.
+        moved = key in roots and "parent_code" in unit.columns and parents[key] != existing_parents.get(key)
+        if moved or not allowed(key):
+            column = "parent_code" if key in existing_parents and "parent_code" in unit.columns else "code"
+            problems.append(Problem(unit.file, unit.line, column, MSG_OUTSIDE, {"value": unit.record.code}, unit.sheet))
+    for item in files.commitments:
+        if not allowed(item.record.unit_key):
+            value = item.record.unit_code
+            problems.append(Problem(item.file, item.line, "unit_code", MSG_OUTSIDE, {"value": value}, item.sheet))
+    return problems

@@ -208,3 +208,34 @@ async def test_the_digest_of_a_scope_rolls_each_child_up(db: Database) -> None:
     charts = {m.chat_id for m in await outbox(db) if m.kind == "digest" and m.media == "photo"}
     assert charts == {MINISTRY, 10}
     assert await plan_digests(db, settings=settings, now=now + timedelta(minutes=1)) == 0  # once per slot
+
+
+async def test_a_scoped_import_refuses_every_row_outside_the_scope(db: Database) -> None:
+    units = await _tree(db)
+    async with db.session() as session:
+        paths = dict((await session.execute(select(Unit.code, Unit.path))).tuples().all())
+    scope = Scope.of([(units["BNV"], paths["BNV"])])
+    bad = (
+        "code,name,parent_code\n"
+        "BNV-NEW,Vụ mới,BNV\n"  # fine: below the scope
+        "BNV-TT,Thanh tra,BTC\n"  # moved out of the scope
+        "BTC-VP,Văn phòng,BNV\n"  # another ministry's unit
+        "LONE,Đơn vị mới,\n"  # a new top unit
+        "BNV,Bộ Nội vụ,\n"  # the scope's own root, moved
+    )
+    commitments = "unit_code,title,kind,due\nBNV-VP,Báo cáo,internal,15/01/2027\nBTC,Báo cáo,internal,15/01/2027\n"
+    files = [("units.csv", bad.encode()), ("commitments.csv", commitments.encode())]
+    report = await import_sources(db, files, now=CREATED, scope=scope)
+    assert not report.ok
+    refused = sorted((p.file, p.line, p.column) for p in report.problems)
+    assert refused == [
+        ("commitments.csv", 3, "unit_code"),
+        ("units.csv", 3, "parent_code"),
+        ("units.csv", 4, "parent_code"),
+        ("units.csv", 5, "code"),
+        ("units.csv", 6, "parent_code"),
+    ]
+    assert await _paths(db) == paths  # nothing written
+    good = "code,name,parent_code\nBNV-NEW,Vụ mới,BNV\nBNV-NEW-1,Phòng,BNV-NEW\n"
+    assert (await import_sources(db, [("units.csv", good.encode())], now=CREATED, scope=scope)).ok
+    assert (await _paths(db))["BNV-NEW-1"] == "/MOST/BNV/BNV-NEW/BNV-NEW-1/"

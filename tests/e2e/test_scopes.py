@@ -47,35 +47,41 @@ async def live(sqlite_db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
         await harness.emulator.stop()
 
 
+async def _answer_with(bot: Harness, user: int, text: str, needle: str) -> str:
+    """The bot's answer containing `needle` (the planner's notices may reach the chat first)."""
+    await bot.emulator.send_message(user, text)
+    message = await bot.emulator.wait_for_bot_message(user, lambda m: needle in m.get("text", ""), timeout=15)
+    return str(message["text"])
+
+
 async def _link(bot: Harness, inviter: int, command: str, user: int, name: str) -> str:
-    reply = await bot.ask(inviter, command)
-    code = INVITE_LINK.search(reply)
-    assert code, reply
+    code = INVITE_LINK.search(await _answer_with(bot, inviter, command, "?start="))
+    assert code
     bot.user(user, name)
-    return await bot.ask(user, f"/start {code.group(1)}")
+    return await _answer_with(bot, user, f"/start {code.group(1)}", "Anh/chị đã")
 
 
 async def _setup(bot: Harness) -> dict[str, int]:
     assert (await import_sources(bot.db, [("units.csv", UNITS.encode())], now=bot.clock())).ok
     async with bot.db.session() as session:
         units = dict((await session.execute(select(Unit.code, Unit.id))).tuples().all())
-    ids = {
-        "ours": await add_commitment(
-            bot.db, bot.clock, units["BNV-VP"], "Kế hoạch ISO của Bộ Nội vụ", date(2026, 11, 10)
-        ),
-        "theirs": await add_commitment(
-            bot.db, bot.clock, units["BTC-VP"], "Kế hoạch ISO của Bộ Tài chính", date(2026, 11, 12)
-        ),
-    }
     bot.user(ADMIN, "Quản trị")
     bot.user(SECRETARY, "Thư ký BCĐ")
-    await bot.ask(ADMIN, "/start")
-    await bot.ask(SECRETARY, "/start")
+    await _answer_with(bot, ADMIN, "/start", "Xin chào")
+    await _answer_with(bot, SECRETARY, "/start", "Xin chào")
     linked = await _link(bot, ADMIN, "/invite secretary BNV", MINISTRY, "Thư ký Bộ Nội vụ")
     assert "Thư ký của Bộ Nội vụ (BNV) và các đơn vị trực thuộc" in linked
     await _link(bot, SECRETARY, "/invite BNV-VP", OURS, "Lan")
     await _link(bot, SECRETARY, "/invite BTC-VP", THEIRS, "Minh")
-    return ids
+    # Overdue, but not long enough to escalate: the secretaries' chats hold only what the test asks for.
+    return {
+        "ours": await add_commitment(
+            bot.db, bot.clock, units["BNV-VP"], "Kế hoạch ISO của Bộ Nội vụ", date(2026, 11, 16)
+        ),
+        "theirs": await add_commitment(
+            bot.db, bot.clock, units["BTC-VP"], "Kế hoạch ISO của Bộ Tài chính", date(2026, 11, 17)
+        ),
+    }
 
 
 async def _answer(bot: Harness, query_id: str) -> str:
@@ -123,6 +129,12 @@ async def test_a_ministry_secretary_is_refused_everything_outside_the_ministry(l
     async with bot.db.session() as session:
         drafts = [(b.recipients, b.unit_codes) for b in await session.scalars(select(Broadcast))]
     assert drafts == [(1, ["BNV", "BNV-TT", "BNV-VP"])]
+    rows = "unit_code,title,kind,due\nBNV-TT,Báo cáo quý II,internal,15/01/2027\nBTC-VP,Báo cáo,internal,15/01/2027\n"
+    await bot.emulator.send_document(MINISTRY, "nhiem-vu.csv", rows.encode(), mime_type="text/csv")
+    report = await bot.emulator.wait_for_bot_message(MINISTRY, lambda m: "nhiem-vu.csv" in m["text"], timeout=15)
+    assert "Dòng 3" in report["text"] and "BTC-VP không thuộc phạm vi quản lý" in report["text"]
+    async with bot.db.session() as session:
+        assert len(list(await session.scalars(select(Commitment.id)))) == 3  # nothing imported
     await bot.emulator.send_message(MINISTRY, "/export")
     sent = await bot.emulator.wait_for_bot_message(MINISTRY, lambda m: "document" in m, timeout=20)
     workbook = load_workbook(io.BytesIO(bot.emulator.file_bytes(sent["document"]["file_id"])), read_only=True)
@@ -144,7 +156,7 @@ async def test_a_ministry_secretary_is_refused_everything_outside_the_ministry(l
         assert (await session.get(Broadcast, national_draft)).status.value == "draft"  # type: ignore[union-attr]
 
     # Bộ Tài chính's request for more time goes to the national committee, not to Bộ Nội vụ's secretary.
-    assert "đã được gửi" in await bot.ask(THEIRS, f"/extend {theirs} 30/01/2027 chờ ý kiến các Vụ")
+    await _answer_with(bot, THEIRS, f"/extend {theirs} 30/01/2027 chờ ý kiến các Vụ", "đã được gửi")
     national = await bot.emulator.wait_for_bot_message(
         SECRETARY, lambda m: "Đề nghị gia hạn" in m.get("text", ""), timeout=10
     )
@@ -171,7 +183,7 @@ async def test_a_ministry_secretary_is_refused_everything_outside_the_ministry(l
     assert state == before[0] and events == before[1] + 1  # only the request itself
 
     # Their own ministry's request reaches them, and their decision counts.
-    await bot.ask(OURS, f"/extend {ours} 15/01/2027 thiếu nhân lực")
+    await _answer_with(bot, OURS, f"/extend {ours} 15/01/2027 thiếu nhân lực", "đã được gửi")
     # (after the burst of answers above, their chat's next outbox message waits its turn: one a second)
     asked = await bot.emulator.wait_for_bot_message(
         MINISTRY, lambda m: "Đề nghị gia hạn" in m.get("text", ""), timeout=40
