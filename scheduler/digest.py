@@ -132,12 +132,9 @@ async def render_committee(
     data: CommitteeData, languages: Iterable[str], pool: ProcessPoolExecutor | None = None
 ) -> Rendered:
     """Text, chart caption and chart PNG (None when no unit has anything to draw) of each language; the charts
-    in `pool` (one of its own if None: a slot's digests of every scope share one)."""
+    in `pool` (a slot's digests of every scope share one), or in a thread (one digest: `/digest`)."""
     from texts.chart import chart_rows, render_chart
 
-    if pool is None:
-        with _chart_pool() as own:
-            return await render_committee(data, languages, own)
     rows = chart_rows(data.active_units)
     rendered: Rendered = {}
     loop = asyncio.get_running_loop()
@@ -145,7 +142,7 @@ async def render_committee(
         chart = None
         if rows:
             draw = partial(render_chart, lang, rows, day=data.window.today, units_total=len(data.active_units))
-            chart = await loop.run_in_executor(pool, draw)
+            chart = await (loop.run_in_executor(pool, draw) if pool is not None else asyncio.to_thread(draw))
         rendered[lang] = (committee_digest_text(lang, data), chart_caption(lang, data), chart)
     return rendered
 
