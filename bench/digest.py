@@ -5,12 +5,20 @@ Builds a SQLite register (bench.data: two focal points and a head per unit, 2 % 
 (done dates around their deadlines, some late, a tenth of them in the last week), adds pending extension
 requests (0.5 % of the open ones) and a few hundred failed deliveries. On it, at the Monday 08:00 slot:
 
-1. `plan_digests`: the committee digest to every secretary and DIGEST_CHAT_ID and every unit's own list to its
-   reachable focal points, queued in the outbox (target ≤ 5 s for 30,000 units / 300,000 commitments). It runs
-   first, so it also pays for importing matplotlib (~0.5 s), as the first digest after a start does;
+The units form a tree, as on a national deployment: one national root, `--scopes` ministries and provinces
+below it (default 100), each with ten departments and the rest of the units below those; each ministry or
+province has a secretary of its own (scope: its subtree), besides the whole register's secretaries.
+
+1. `plan_digests`: the national digest to every whole-register secretary and DIGEST_CHAT_ID, each scoped
+   secretary's digest of their scope, and every unit's own list to its reachable focal points, queued in the
+   outbox (target ≤ 5 s for 30,000 units / 300,000 commitments, before scopes). It runs first, so it also pays
+   for importing matplotlib (~0.5 s), as the first digest after a start does;
 2. `plan_digests` again a minute later (everything queued: nothing to do);
-3. the committee digest alone, as `/digest` builds it for a secretary (aggregates, text, chart);
-4. the peak resident memory of the digest steps (VmHWM, reset after building the register where Linux allows)
+3. the committee digests alone, 1 national + every scope's (their rows removed, the unit lists left planned):
+   target ≤ 10 s on SQLite at national size;
+4. the committee digest alone, as `/digest` builds it for a secretary (aggregates, text, chart), and for one
+   scoped secretary;
+5. the peak resident memory of the digest steps (VmHWM, reset after building the register where Linux allows)
    and of the whole process (ru_maxrss) — target ≤ 250 MB.
 
 Defaults: the national size (30,000 units, 300,000 commitments); `--small` is 300 / 3,000 for CI.
@@ -35,8 +43,18 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from bench.data import Shape, build_register
 from bench.database import Target, fresh, postgres_url
 from core.settings import load_settings
-from scheduler.digest import DIGEST_KIND, STATE_UNITS, UNIT_DIGEST_KIND, build_digest_for, plan_digests
+from scheduler.digest import (
+    DIGEST_KIND,
+    LONG_AGO,
+    STATE_SINCE,
+    STATE_UNITS,
+    UNIT_DIGEST_KIND,
+    build_digest_for,
+    plan_digests,
+)
+from storage import planning
 from storage.db import Database
+from storage.digest_data import DigestWindow, committee_data_many
 from storage.members import resolve_actor
 from storage.models import (
     Commitment,
@@ -49,8 +67,10 @@ from storage.models import (
     PlannerState,
     Role,
     Status,
+    Unit,
 )
 from storage.outbox import OutboxKind
+from storage.scopes import refresh_paths, secretaries
 
 TAKES_DATABASE_URL = True  # `python -m bench --small` runs it on PostgreSQL too (bench.database)
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -93,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
         "--database-url", help="build on this PostgreSQL database instead (postgresql+asyncpg://…; emptied first)"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--scopes", type=int, default=100, help="ministries and provinces with a secretary of their own"
+    )
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -167,6 +190,50 @@ async def _history(db: Database, shape: Shape, now: datetime) -> tuple[int, int,
     return len(done), len(pending), len(failed)
 
 
+async def _tree(db: Database, shape: Shape, scopes: int, now: datetime) -> int:
+    """Units 2 … scopes + 1 below unit 1; ten departments below each; every other unit below a department; one
+    scoped secretary per ministry or province. Returns the number of scoped secretaries."""
+    scopes = max(0, min(scopes, shape.units - 1))
+    if not scopes:
+        return 0
+    ministries = list(range(2, scopes + 2))
+    rest = list(range(scopes + 2, shape.units + 1))
+    departments = {m: rest[i * 10 : i * 10 + 10] for i, m in enumerate(ministries)}
+    parents: list[dict[str, object]] = [{"_id": m, "_parent": 1} for m in ministries]
+    parents += [{"_id": d, "_parent": m} for m, ds in departments.items() for d in ds]
+    placed = {d for ds in departments.values() for d in ds}
+    below = [d for ds in departments.values() for d in ds] or ministries
+    parents += [
+        {"_id": uid, "_parent": below[n % len(below)]} for n, uid in enumerate(u for u in rest if u not in placed)
+    ]
+    async with db.session() as session:
+        statement = update(Unit).where(Unit.id == bindparam("_id")).values(parent_id=bindparam("_parent"))
+        await (await session.connection()).execute(statement, parents)
+        await refresh_paths(session)
+        first = int(await session.scalar(select(func.max(Person.id))) or 0) + 1
+        people = [
+            {
+                "id": first + n,
+                "telegram_id": 2_000_000_000 + n,
+                "full_name": f"Thư ký {m}",
+                "language": "en" if n % 10 == 0 else None,
+                "reachable": True,
+                "has_started": True,
+                "created_at": now,
+            }
+            for n, m in enumerate(ministries)
+        ]
+        await session.execute(insert(Person), people)
+        await session.execute(
+            insert(Membership),
+            [
+                {"person_id": first + n, "unit_id": m, "role": Role.SECRETARY, "origin": "invite", "created_at": now}
+                for n, m in enumerate(ministries)
+            ],
+        )
+    return scopes
+
+
 async def _forget_digests(db: Database) -> int:
     async with db.session() as session:
         result = await session.execute(
@@ -176,7 +243,7 @@ async def _forget_digests(db: Database) -> int:
         return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
-async def run(shape: Shape, target: Target, *, reuse: bool = False) -> None:
+async def run(shape: Shape, target: Target, *, reuse: bool = False, scopes: int = 100) -> None:
     db = await fresh(target, keep=reuse)
     try:
         await db.upgrade()
@@ -193,24 +260,36 @@ async def run(shape: Shape, target: Target, *, reuse: bool = False) -> None:
             started = time.perf_counter()
             built = await build_register(db, shape, today=START.date(), now=START)
             done, pending, failed = await _history(db, shape, START)
+            scoped = await _tree(db, shape, scopes, START)
             print(
                 f"register: {built.units:,} units, {built.people:,} people, {built.commitments:,} commitments"
-                f" ({done:,} done, {pending:,} pending extensions, {failed:,} failed deliveries)"
+                f" ({done:,} done, {pending:,} pending extensions, {failed:,} failed deliveries,"
+                f" {scoped} scoped secretaries)"
                 f" — built in {time.perf_counter() - started:.1f} s ({target.label})"
             )
             print(f"peak RSS after building: {_rss_mb():.0f} MB")
             reset = _reset_peak()
 
+        # A register a year in: this installation has been sending digests (else the first slot is the next one).
+        async with db.session() as session:
+            await planning.set_state(session, STATE_SINCE, LONG_AGO)
         settings = load_settings(_env_file=None, digest_cron="mon 08:00", digest_chat_id=str(GROUP_CHAT))
         async with db.session() as session:
             secretary_tid = await session.scalar(
                 select(Person.telegram_id)
                 .join(Membership, Membership.person_id == Person.id)
-                .where(Membership.role == Role.SECRETARY)
+                .where(Membership.role == Role.SECRETARY, Membership.unit_id.is_(None))
                 .limit(1)
             )
             assert secretary_tid is not None
             actor = await resolve_actor(session, telegram_id=secretary_tid)
+            scoped_tid = await session.scalar(
+                select(Person.telegram_id)
+                .join(Membership, Membership.person_id == Person.id)
+                .where(Membership.role == Role.SECRETARY, Membership.unit_id.is_not(None))
+                .limit(1)
+            )
+            scoped_actor = await resolve_actor(session, telegram_id=scoped_tid) if scoped_tid is not None else None
 
         started = time.perf_counter()
         queued = await plan_digests(db, settings=settings, now=START)
@@ -229,15 +308,39 @@ async def run(shape: Shape, target: Target, *, reuse: bool = False) -> None:
         started = time.perf_counter()
         again = await plan_digests(db, settings=settings, now=START + timedelta(minutes=1))
         print(f"{'plan_digests a minute later':<34} {(time.perf_counter() - started) * 1000:9.1f} ms   {again} queued")
+        async with db.session() as session:
+            await session.execute(delete(OutboxMessage).where(OutboxMessage.kind == DIGEST_KIND))
+            every_scope = [None, *(await secretaries(session)).scopes()]
         started = time.perf_counter()
-        messages = await build_digest_for(db, actor=actor, settings=settings, now=START)
+        again = await plan_digests(db, settings=settings, now=START + timedelta(minutes=2))
         seconds = time.perf_counter() - started
-        chart = next((m.file_data for m in messages if m.media == "photo"), None) or b""
-        texts = [m for m in messages if m.media is None]
+        async with db.session() as session:
+            chats = await session.scalar(
+                select(func.count(func.distinct(OutboxMessage.chat_id))).where(OutboxMessage.kind == DIGEST_KIND)
+            )
         print(
-            f"{'committee digest (/digest)':<34} {seconds * 1000:9.1f} ms   {len(texts)} text part(s),"
-            f" {sum(len(m.text) for m in texts):,} characters, chart {len(chart) / 1024:.0f} KB"
+            f"{'committee digests of every scope':<34} {seconds * 1000:9.1f} ms   {again:,} rows to {chats:,} chats"
+            f" (1 national + {len(every_scope) - 1} scoped)"
         )
+        started = time.perf_counter()
+        window = DigestWindow(now=START, tz=HANOI)
+        async with db.session() as session:
+            every = [None, *(scope for scope, _people in (await secretaries(session)).scopes())]
+            await committee_data_many(session, window, every)
+        seconds = time.perf_counter() - started
+        print(f"{'  of which the figures':<34} {seconds * 1000:9.1f} ms   {len(every)} digests' data, no text or chart")
+        for label, who in (("committee digest (/digest)", actor), ("a scope's digest (/digest)", scoped_actor)):
+            if who is None:
+                continue
+            started = time.perf_counter()
+            messages = await build_digest_for(db, actor=who, settings=settings, now=START)
+            seconds = time.perf_counter() - started
+            chart = next((m.file_data for m in messages if m.media == "photo"), None) or b""
+            texts = [m for m in messages if m.media is None]
+            print(
+                f"{label:<34} {seconds * 1000:9.1f} ms   {len(texts)} text part(s),"
+                f" {sum(len(m.text) for m in texts):,} characters, chart {len(chart) / 1024:.0f} KB"
+            )
 
         hwm = _hwm_mb()
         if reset and hwm is not None:
@@ -260,10 +363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--reuse needs --db FILE or --database-url of an earlier run", file=sys.stderr)
         return 2
     if url is not None or args.db is not None:
-        asyncio.run(run(shape, Target(path=args.db, url=url), reuse=args.reuse))
+        asyncio.run(run(shape, Target(path=args.db, url=url), reuse=args.reuse, scopes=args.scopes))
         return 0
     with tempfile.TemporaryDirectory(prefix="qmsbot-bench-") as folder:
-        asyncio.run(run(shape, Target(path=Path(folder) / "digest.db")))
+        asyncio.run(run(shape, Target(path=Path(folder) / "digest.db"), scopes=args.scopes))
     return 0
 
 

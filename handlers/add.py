@@ -52,6 +52,9 @@ def _cancel(lang: str) -> InlineKeyboardMarkup | None:
 async def _create(req: Request, *, unit_code: str, title: str, kind: Kind, due: date, legal_basis: str) -> None:
     services = req.services
     async with services.db.session() as session:
+        unit = await find_unit(session, code=unit_code)
+        if unit is None or not req.actor.manages(unit):  # a unit outside the scope is answered as an unknown one
+            raise UserError("There is no unit with the code {code}.", code=unit_code)
         change = await add_commitment(
             session,
             unit_code=unit_code,
@@ -147,7 +150,7 @@ async def _step(update: Update, context: Context, state: int) -> int:
         if state == UNIT:
             async with req.services.db.session() as session:
                 unit = await find_unit(session, code=text)
-            if unit is None:
+            if unit is None or not req.actor.manages(unit):
                 await req.reply(unknown_unit_in_dialogue(req.lang, text), reply_markup=_cancel(req.lang))
                 return UNIT
             draft["unit"] = unit.code

@@ -23,6 +23,7 @@ from handlers.services import Services
 from storage.members import Actor, resolve_actor, touch_person
 from storage.models import Commitment, Unit
 from storage.register import get_commitment
+from storage.scopes import request_unit
 from texts.render import shorten, split_message, user_error_text
 
 log = logging.getLogger(__name__)
@@ -205,9 +206,30 @@ def tail_text(text: str, skip: int) -> str:
 async def visible_commitment(session: AsyncSession, req: Request, commitment_id: int) -> tuple[Commitment, Unit]:
     """The commitment if the sender may see it; an unknown number and another unit's get the same answer."""
     found = await get_commitment(session, commitment_id=commitment_id)
-    if found is None or not req.actor.can_see_unit(found[1].id):
+    if found is None or not req.actor.can_see(found[1]):
         raise UserError("There is no commitment #{id} among your units.", id=commitment_id)
     return found
+
+
+async def managed_commitment(session: AsyncSession, req: Request, commitment_id: int) -> tuple[Commitment, Unit]:
+    """The commitment if the sender is a secretary whose scope holds it (or an admin); otherwise the same answer
+    as for an unknown number: a scope shows nothing beyond it."""
+    found = await get_commitment(session, commitment_id=commitment_id)
+    if found is None or not req.actor.manages(found[1]):
+        raise UserError("There is no commitment #{id} among your units.", id=commitment_id)
+    return found
+
+
+async def decision_refusal(req: Request, request_id: int) -> str | None:
+    """None when the sender may approve or reject this extension request (a secretary whose scope holds its
+    unit), else the answer: an unknown request and one outside the scope look the same."""
+    if not req.actor.is_committee:
+        return refusal(req, req.command("reopen"))
+    async with req.services.db.session() as session:
+        unit = await request_unit(session, request_id=request_id)
+    if unit is None or not req.actor.manages(unit):
+        return req.tr("This request no longer exists.")
+    return None
 
 
 ANSWER_LIMIT = 200  # Telegram's limit for a callback answer

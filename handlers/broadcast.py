@@ -9,7 +9,8 @@ from telegram import CallbackQuery, Message
 from handlers.base import Request, UsageError, UserError, answer, command, edit_pressed, inline_markup, tail_text
 from handlers.notify import wake_sender
 from storage import broadcasts
-from storage.models import BroadcastStatus
+from storage.models import Broadcast, BroadcastStatus
+from storage.scopes import unit_codes_within
 from texts.keyboards import BroadcastPress, broadcast_keyboard
 from texts.render import broadcast_parts, broadcast_preview, with_outcome
 
@@ -38,8 +39,9 @@ async def broadcast(req: Request) -> None:
         raise UsageError(spec, "Write the text to send, or use /broadcast as a reply to a document.")
     services = req.services
     async with services.db.session() as session:
-        if unit_codes:
-            unit_codes, unknown = await broadcasts.resolve_units(session, unit_codes)
+        named = unit_codes is not None
+        if named or not req.actor.whole_register:  # a scoped secretary's "all" is every unit of the scope
+            unit_codes, unknown = await unit_codes_within(session, req.actor.reach, unit_codes)
             if unknown:
                 raise UserError("There is no unit with the code {code}.", code=", ".join(unknown))
         draft = await broadcasts.create_draft(
@@ -58,7 +60,7 @@ async def broadcast(req: Request) -> None:
     if draft.recipients == 0:
         raise UserError("Nobody is linked to these units yet, so there is no one to send to.")
     await req.reply(
-        broadcast_preview(req.lang, text, unit_codes, draft.recipients, draft.file_name),
+        broadcast_preview(req.lang, text, unit_codes if named else None, draft.recipients, draft.file_name),
         reply_markup=inline_markup(broadcast_keyboard(req.lang, draft.id, draft.recipients)),
     )
 
@@ -66,6 +68,11 @@ async def broadcast(req: Request) -> None:
 async def broadcast_press(req: Request, query: CallbackQuery, press: BroadcastPress) -> None:
 
     services = req.services
+    async with services.db.session() as session:
+        mine = await session.get(Broadcast, press.broadcast_id)
+    if mine is None or not (req.actor.whole_register or mine.created_by_id == req.actor.person_id):
+        await answer(query, req.tr("This broadcast no longer exists."), alert=True)
+        return
     async with services.db.session() as session:
         if press.send:
             changed, found = await broadcasts.send(

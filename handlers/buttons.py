@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import CallbackQuery, Message, Update
 
-from handlers.base import Request, UserError, answer, build_request, edit_pressed, refusal
+from handlers.base import Request, UserError, answer, build_request, decision_refusal, edit_pressed, refusal
 from handlers.broadcast import broadcast_press
 from handlers.context import Context
 from handlers.corrections import ask_reason, decide, remind_later
@@ -141,7 +141,7 @@ async def pressed_commitment(
     """The pressed commitment if the presser may see it; otherwise the press is answered (an unknown number and
     another unit's alike) and None."""
     found = await get_commitment(session, commitment_id=press.commitment_id)
-    if found is None or not req.actor.can_see_unit(found[1].id):
+    if found is None or not req.actor.can_see(found[1]):
         await answer(
             query, req.tr("There is no commitment #{id} among your units.", id=press.commitment_id), alert=True
         )
@@ -161,7 +161,7 @@ async def undo_press(req: Request, query: CallbackQuery, press: CommitmentPress)
             session,
             commitment=commitment,
             actor_id=req.actor.person_id,
-            may_undo_others=req.actor.is_committee,
+            may_undo_others=req.actor.manages(unit),
             now=services.now(),
             minutes=services.settings.undo_minutes,
             expected_version=press.version,
@@ -187,8 +187,9 @@ def press_answer(req: Request, change: Change, commitment: Commitment) -> str:
 
 async def decision_press(req: Request, query: CallbackQuery, press: DecisionPress) -> None:
     """Approve decides at once; Reject asks the secretary for the reason first (a reply, or /reject)."""
-    if not req.actor.is_committee:
-        await answer(query, refusal(req, req.command("approve")), alert=True)
+    refused = await decision_refusal(req, press.request_id)
+    if refused:
+        await answer(query, refused, alert=True)
         return
     async with req.services.db.session() as session:
         request = await session.get(ExtensionRequest, press.request_id)
@@ -216,7 +217,7 @@ async def evidence_press(req: Request, query: CallbackQuery, press: EvidencePres
     async with services.db.session() as session:
         evidence = await session.get(Evidence, press.evidence_id)
         found = await get_commitment(session, commitment_id=evidence.commitment_id) if evidence else None
-    if evidence is None or found is None or not req.actor.can_see_unit(found[1].id):
+    if evidence is None or found is None or not req.actor.can_see(found[1]):
         await answer(query, req.tr("This file is not available."), alert=True)
         return
     await answer(query)

@@ -19,6 +19,7 @@ from handlers.base import (
     UserError,
     command,
     expect_args,
+    managed_commitment,
     parse_commitment_id,
     tail_text,
     visible_commitment,
@@ -77,7 +78,7 @@ async def edit(req: Request) -> None:
     value = tail_text(req.message.text or "", 2)
     services = req.services
     async with services.db.session() as session:
-        commitment, unit = await visible_commitment(session, req, commitment_id)
+        commitment, unit = await managed_commitment(session, req, commitment_id)
         result = await edit_commitment(
             session,
             commitment=commitment,
@@ -132,7 +133,7 @@ async def close(req: Request) -> None:
     commitment_id, reason = _id_and_reason(req, "close", "Give the reason for cancelling; it stays in the history.")
     services = req.services
     async with services.db.session() as session:
-        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        commitment, _unit = await managed_commitment(session, req, commitment_id)
         change = await close_commitment(
             session,
             commitment=commitment,
@@ -153,7 +154,7 @@ async def close(req: Request) -> None:
 
 async def _pending_request(req: Request, commitment_id: int) -> int:
     async with req.services.db.session() as session:
-        await visible_commitment(session, req, commitment_id)
+        await managed_commitment(session, req, commitment_id)
         request_id = await session.scalar(
             select(ExtensionRequest.id).where(
                 ExtensionRequest.commitment_id == commitment_id, ExtensionRequest.status == ExtensionStatus.PENDING

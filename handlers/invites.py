@@ -18,19 +18,18 @@ async def invite(req: Request) -> None:
     services = req.services
     async with services.db.session() as session:
         if args[0].lower() == "secretary":
-            if len(args) > 1:
-                raise UsageError(spec, "Too many words after /{command}.", command="invite")
-            if not req.actor.is_admin:
+            role, code = Role.SECRETARY, (args[1] if len(args) > 1 else None)
+            if code is None and not req.actor.is_admin:
                 raise UserError("Only an administrator can invite a secretary.")
-            role, unit = Role.SECRETARY, None
         else:
             word = args[1].lower() if len(args) > 1 else "focal"
             if word not in UNIT_ROLE_WORDS:
                 raise UsageError(spec, "The role must be focal or head.")
-            role = UNIT_ROLE_WORDS[word]
-            unit = await find_unit(session, code=args[0])
-            if unit is None:
-                raise UserError("There is no unit with the code {code}.", code=args[0])
+            role, code = UNIT_ROLE_WORDS[word], args[0]
+        unit = await find_unit(session, code=code) if code is not None else None
+        # A unit outside the sender's scope is answered as an unknown one: a scope shows nothing beyond it.
+        if code is not None and (unit is None or not req.actor.manages(unit)):
+            raise UserError("There is no unit with the code {code}.", code=code)
         created = await create_invite(
             session,
             role=role,

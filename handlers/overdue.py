@@ -15,5 +15,5 @@ async def overdue(req: Request) -> None:
     services = req.services
     today = services.today()
     async with services.db.session() as session:
-        rows, total = await overdue_commitments(session, today=today, limit=LIMIT)
+        rows, total = await overdue_commitments(session, today=today, limit=LIMIT, within=req.actor.reach)
     await req.reply(overdue_text(req.lang, rows, total, today))

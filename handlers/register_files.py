@@ -31,7 +31,9 @@ async def export(req: Request) -> None:
 
     progress = await req.reply(req.tr("Preparing the register as an Excel file…"))
     buffer = io.BytesIO()
-    await export_register(services.db, buffer, tz=services.settings.tz, lang=req.lang, now=services.now())
+    await export_register(
+        services.db, buffer, tz=services.settings.tz, lang=req.lang, now=services.now(), within=req.actor.reach
+    )
     now, tz = services.now(), services.settings.tz
     await req.context.bot.send_document(
         req.chat_id, buffer.getvalue(), filename=export_file_name(now, tz), caption=export_caption(req.lang, now, tz)
@@ -64,6 +66,7 @@ async def import_document(req: Request, document: Document) -> None:
             today=services.today(),
             default_language=services.settings.default_language,
         ),
+        scope=None if req.actor.whole_register else req.actor.scope,
     )
     if report.created_ids:
         wake_sender(req.context)

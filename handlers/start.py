@@ -47,6 +47,7 @@ ROLE_LINKED = {
     Role.SECRETARY: N_("You are now a secretary of the ISO committee."),
     Role.ADMIN: N_("You are now an administrator of the ISO committee."),
 }
+SCOPED_SECRETARY = N_("You are now a secretary of {unit} and of every unit below it.")
 
 
 def role_phrase(req: Request) -> str:
@@ -127,7 +128,8 @@ async def start(req: Request) -> None:
         if result.outcome is Redeem.ALREADY:
             text = req.tr("You already had this role; nothing changed.")
         else:
-            text = req.tr(ROLE_LINKED[result.role], unit=unit)
+            scoped = result.role is Role.SECRETARY and result.unit is not None
+            text = req.tr(SCOPED_SECRETARY if scoped else ROLE_LINKED[result.role], unit=unit)
             if result.role in (Role.SECRETARY, Role.ADMIN):
                 req.actor = await refreshed_actor(req)
                 await show_committee_menu(req)

@@ -15,6 +15,7 @@ from handlers.base import (
     UserError,
     command,
     inline_markup,
+    managed_commitment,
     parse_commitment_id,
     tail_text,
     visible_commitment,
@@ -24,6 +25,7 @@ from handlers.notify import closed_request_notice, outgoing_to_committee, wake_s
 from handlers.register_files import import_document, is_register_file
 from storage.models import Commitment
 from storage.outbox import OutboxKind, sent_about
+from storage.register import get_commitment
 from storage.status import (
     Change,
     EvidenceFile,
@@ -222,7 +224,7 @@ async def reopen_command(req: Request) -> None:
     reason = _note(req, 1)
     services = req.services
     async with services.db.session() as session:
-        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        commitment, _unit = await managed_commitment(session, req, commitment_id)
         change = await reopen(
             session, commitment=commitment, actor_id=req.actor.person_id, now=services.now(), note=reason
         )
@@ -257,7 +259,7 @@ async def extend(req: Request) -> None:
     if not reason:
         raise UsageError(spec, "Give a reason, so the secretary can decide.")
     services = req.services
-    if req.actor.is_committee:
+    if req.actor.is_committee and await _manages(req, commitment_id):
         await extend_at_once(req, commitment_id, new_due, reason)
         return
     async with services.db.session() as session:
@@ -297,11 +299,19 @@ async def extend(req: Request) -> None:
     )
 
 
+async def _manages(req: Request, commitment_id: int) -> bool:
+    """Whether a secretary's /extend of this commitment applies at once (their scope holds it); a secretary who
+    is also a unit's focal point asks, like any focal point, for a commitment outside their scope."""
+    async with req.services.db.session() as session:
+        found = await get_commitment(session, commitment_id=commitment_id)
+    return found is not None and req.actor.manages(found[1])
+
+
 async def extend_at_once(req: Request, commitment_id: int, new_due: date, reason: str) -> None:
     """A secretary's own /extend: no request to themselves; the deadline moves now, in the history."""
     services = req.services
     async with services.db.session() as session:
-        commitment, _unit = await visible_commitment(session, req, commitment_id)
+        commitment, _unit = await managed_commitment(session, req, commitment_id)
         change = await extend_now(
             session,
             commitment=commitment,

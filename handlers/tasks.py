@@ -44,14 +44,20 @@ async def tasks(req: Request) -> None:
             unit = await find_unit(session, code=args[0])
             if unit is None:
                 raise UserError("There is no unit with the code {code}.", code=args[0])
-            if not actor.can_see_unit(unit.id):
+            if not actor.can_see(unit):
+                if actor.is_committee:  # a scope shows nothing beyond it: as an unknown unit
+                    raise UserError("There is no unit with the code {code}.", code=args[0])
                 raise UserError("You can only see the commitments of your own units.")
             unit_ids: list[int] | None = [unit.id]
         else:
             unit_ids = None if actor.is_committee else sorted(actor.unit_ids)
-        rows = await open_commitments(session, unit_ids=unit_ids, limit=LIST_LIMIT, closed_too=closed_too)
+        rows = await open_commitments(
+            session, unit_ids=unit_ids, limit=LIST_LIMIT, closed_too=closed_too, within=actor.reach
+        )
         total = (
-            len(rows) if len(rows) < LIST_LIMIT else await count_open(session, unit_ids=unit_ids, closed_too=closed_too)
+            len(rows)
+            if len(rows) < LIST_LIMIT
+            else await count_open(session, unit_ids=unit_ids, closed_too=closed_too, within=actor.reach)
         )
     show_unit = unit_ids is None or len(unit_ids) > 1
     await req.reply(tasks_list(req.lang, rows, total, services.today(), show_unit=show_unit, closed_too=closed_too))
@@ -104,6 +110,5 @@ async def find(req: Request) -> None:
         raise UsageError(spec, "Too many words after /{command}.", command="find")
     services, actor = req.services, req.actor
     async with services.db.session() as session:
-        unit_ids = None if actor.is_committee else sorted(actor.unit_ids)
-        rows, total = await find_commitments(session, unit_ids=unit_ids, words=wanted, limit=FIND_LIMIT)
+        rows, total = await find_commitments(session, within=actor.reach, words=wanted, limit=FIND_LIMIT)
     await req.reply(found_list(req.lang, query, rows, total, services.today()))

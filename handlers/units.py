@@ -17,9 +17,9 @@ async def units(req: Request) -> None:
     expect_args(req, req.command("units"), 0, 0)
     services = req.services
     async with services.db.session() as session:
-        summaries = await unit_summaries(session, today=services.today())
+        summaries = await unit_summaries(session, today=services.today(), within=req.actor.reach)
         failed, failed_total, blocked_total = await failed_deliveries(
-            session, DigestWindow(services.now(), services.settings.tz), limit=FAILED_LIMIT
+            session, DigestWindow(services.now(), services.settings.tz), limit=FAILED_LIMIT, within=req.actor.reach
         )
     await req.reply(
         units_text(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from storage.digest_data import CommitteeData, DigestItem, DigestWindow
 from storage.members import Actor
 from storage.models import OutboxMessage, Unit
 from storage.outbox import OutboxKind, Outgoing, enqueue
+from storage.planning import PersonInfo
+from storage.scopes import Scope
 from texts.digest import chart_caption, committee_digest_text, nothing_due_text, unit_digest_text
 from texts.render import split_message
 
@@ -43,6 +46,7 @@ STATE_SINCE = "digests_since"
 LONG_AGO = "1970-01-01T00:00:00+00:00"
 UNIT_BATCH = 2000
 CHART_NAME = "digest.png"
+CHART_WORKERS = max(1, min(4, os.cpu_count() or 1))  # processes drawing a slot's charts
 
 
 def latest_slot(schedule: DigestSchedule, tz: ZoneInfo, now: datetime) -> datetime | None:
@@ -66,16 +70,33 @@ class DigestRecipient:
     language: str
 
 
-async def committee_recipients(session: AsyncSession, settings: Settings) -> list[DigestRecipient]:
-    """Every reachable secretary and admin, then DIGEST_CHAT_ID (unless it is one of them), once each."""
+def _recipients(people: Iterable[PersonInfo], settings: Settings) -> dict[int, DigestRecipient]:
     found: dict[int, DigestRecipient] = {}
-    for person in await notices.reachable_committee(session):
+    for person in notices.committee_recipients(people):
         if person.telegram_id not in found:
             language = normalise_language(person.language, settings.default_language)
             found[person.telegram_id] = DigestRecipient(person.telegram_id, person.id, language)
+    return found
+
+
+async def committee_recipients(session: AsyncSession, settings: Settings) -> list[DigestRecipient]:
+    """The national digest's: every reachable admin and whole-register secretary, then DIGEST_CHAT_ID (unless it
+    is one of them), once each."""
+    found = _recipients((await notices.scope_committee(session)).whole, settings)
     if settings.digest_chat_id is not None and settings.digest_chat_id not in found:
         found[settings.digest_chat_id] = DigestRecipient(settings.digest_chat_id, None, settings.default_language)
     return list(found.values())
+
+
+async def scoped_recipients(session: AsyncSession, settings: Settings) -> list[tuple[Scope, list[DigestRecipient]]]:
+    """Each scope of the scoped secretaries with its reachable secretaries (one digest per scope)."""
+    committee = await notices.scope_committee(session)
+    found = []
+    for scope, people in committee.scopes():
+        recipients = list(_recipients(people, settings).values())
+        if recipients:
+            found.append((scope, recipients))
+    return found
 
 
 def _part_key(base: str, number: int) -> str:
@@ -98,27 +119,36 @@ def _texts(
     ]
 
 
-async def render_committee(data: CommitteeData, languages: Iterable[str]) -> dict[str, tuple[str, str, bytes | None]]:
-    """Text, chart caption and chart PNG (None when no unit has anything to draw) of each language."""
+Rendered = dict[str, tuple[str, str, bytes | None]]
+
+
+def _chart_pool(workers: int = 1) -> ProcessPoolExecutor:
+    # The charts are drawn in short-lived processes of their own: CPU work (~50 ms each, one per scope and
+    # language), spread over the cores, out of the event loop and gone with its memory afterwards.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+async def render_committee(
+    data: CommitteeData, languages: Iterable[str], pool: ProcessPoolExecutor | None = None
+) -> Rendered:
+    """Text, chart caption and chart PNG (None when no unit has anything to draw) of each language; the charts
+    in `pool` (a slot's digests of every scope share one), or in a thread (one digest: `/digest`)."""
     from texts.chart import chart_rows, render_chart
 
     rows = chart_rows(data.active_units)
-    rendered: dict[str, tuple[str, str, bytes | None]] = {}
-    # The charts are drawn in a short-lived process of their own: matplotlib and its figures would otherwise
-    # stay in the bot's memory for the rest of its life (~50 MB) for a picture made once a week.
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        loop = asyncio.get_running_loop()
-        for lang in sorted(set(languages)):
-            chart = None
-            if rows:
-                draw = partial(render_chart, lang, rows, day=data.window.today, units_total=len(data.active_units))
-                chart = await loop.run_in_executor(pool, draw)
-            rendered[lang] = (committee_digest_text(lang, data), chart_caption(lang, data), chart)
+    rendered: Rendered = {}
+    loop = asyncio.get_running_loop()
+    for lang in sorted(set(languages)):
+        chart = None
+        if rows:
+            draw = partial(render_chart, lang, rows, day=data.window.today, units_total=len(data.active_units))
+            chart = await (loop.run_in_executor(pool, draw) if pool is not None else asyncio.to_thread(draw))
+        rendered[lang] = (committee_digest_text(lang, data), chart_caption(lang, data), chart)
     return rendered
 
 
 def committee_messages(
-    rendered: dict[str, tuple[str, str, bytes | None]],
+    rendered: Rendered,
     recipients: Sequence[DigestRecipient],
     key: Callable[[DigestRecipient], str],
     *,
@@ -244,21 +274,38 @@ async def plan_digests(db: Database, *, settings: Settings, now: datetime) -> in
         return 0
     async with db.session() as session:
         recipients = await committee_recipients(session, settings)
-        keys = {r.chat_id: notices.DIGEST.key(stamp, r.chat_id) for r in recipients}
+        # Scopes: None, the whole register (its own recipients and DIGEST_CHAT_ID), then each scoped secretariat.
+        digests: list[tuple[Scope | None, list[DigestRecipient]]] = [(None, recipients)]
+        digests += await scoped_recipients(session, settings)
+        keys = {r.chat_id: notices.DIGEST.key(stamp, r.chat_id) for _scope, group in digests for r in group}
         have = await _existing(session, list(keys.values()))
         units_planned = await planning.get_state(session, STATE_UNITS) == stamp
     queued = 0
-    missing = [r for r in recipients if keys[r.chat_id] not in have]
-    if missing:
+    pending = [(scope, [r for r in group if keys[r.chat_id] not in have]) for scope, group in digests]
+    pending = [(scope, missing) for scope, missing in pending if missing]
+    if pending:
         async with db.session() as session:
-            data = await digest_data.committee_data(session, window)
-        rendered = await render_committee(data, (r.language for r in missing))
-        messages = committee_messages(rendered, missing, lambda r: keys[r.chat_id])
-        async with db.session() as session:
-            queued += await enqueue(session, messages, now=now)
-        log.info("weekly digest of %s queued for %d committee recipient(s)", stamp, len(missing))
+            figures = await digest_data.committee_data_many(session, window, [scope for scope, _missing in pending])
+        # A chart takes ~0.5 s of CPU: a slot's charts (one per scope and language) are drawn side by side.
+        with _chart_pool(min(CHART_WORKERS, len(pending))) as pool:
+            drawn = await asyncio.gather(
+                *(
+                    render_committee(data, (r.language for r in missing), pool)
+                    for data, (_s, missing) in zip(figures, pending, strict=True)
+                )
+            )
+        for rendered, (_scope, missing) in zip(drawn, pending, strict=True):
+            messages = committee_messages(rendered, missing, lambda r: keys[r.chat_id])
+            async with db.session() as session:
+                queued += await enqueue(session, messages, now=now)
+        log.info(
+            "weekly digest of %s queued for %d committee recipient(s), %d scope(s)",
+            stamp,
+            sum(len(missing) for _scope, missing in pending),
+            len(pending),
+        )
     if not units_planned:
-        if not recipients:
+        if not any(group for _scope, group in digests):
             log.warning(
                 "weekly digest of %s: no reachable secretary or admin and no DIGEST_CHAT_ID: the committee digest"
                 " goes to nobody",
@@ -285,7 +332,7 @@ async def build_digest_for(db: Database, *, actor: Actor, settings: Settings, no
     base = f"digestnow:{now.astimezone(UTC):%Y%m%dT%H%M%S%f}:{actor.telegram_id}"
     if actor.is_committee:
         async with db.session() as session:
-            data = await digest_data.committee_data(session, window)
+            data = await digest_data.committee_data(session, window, None if actor.whole_register else actor.scope)
         rendered = await render_committee(data, [lang])
         return committee_messages(rendered, [recipient], lambda _r: base, priority=0)
     units = sorted(actor.unit_ids)
@@ -312,4 +359,5 @@ __all__ = [
     "committee_recipients",
     "latest_slot",
     "plan_digests",
+    "scoped_recipients",
 ]

@@ -14,9 +14,10 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.policy import delivery_key
-from storage import planning
+from storage import planning, scopes
 from storage.outbox import OutboxKind
 from storage.planning import PersonInfo, UnitPeople
+from storage.scopes import Secretaries
 from texts import digest as digest_texts
 from texts import notices as notice_texts
 from texts import render
@@ -47,6 +48,8 @@ __all__ = [
     "head_recipients",
     "notice",
     "reachable_committee",
+    "scope_committee",
+    "unit_committees",
 ]
 
 
@@ -58,9 +61,11 @@ class Grouping(StrEnum):
 
 class Recipients(StrEnum):
     FOCAL = "reachable focal points of the unit"
-    COMMITTEE = "reachable secretaries and admins"
-    HEADS_AND_COMMITTEE = "reachable heads of the unit (one message per unit) and reachable secretaries and admins"
-    COMMITTEE_AND_CHAT = "reachable secretaries and admins, and DIGEST_CHAT_ID"
+    COMMITTEE = "reachable secretaries and admins whose scope holds the unit"
+    HEADS_AND_COMMITTEE = (
+        "reachable heads of the unit (one message per unit) and reachable secretaries and admins whose scope holds it"
+    )
+    COMMITTEE_AND_CHAT = "reachable secretaries and admins (each for their own scope), and DIGEST_CHAT_ID"
     FOCAL_OF_EACH_UNIT = "reachable focal points of each unit (one message per unit)"
     CHOSEN = "the people the secretary chose"
     AUTHOR = "the one who asked (the secretary who sent the broadcast, the focal point who asked to extend)"
@@ -249,6 +254,43 @@ def committee_recipients(people: Iterable[P], *, exclude: Container[int] = ()) -
 async def reachable_committee(session: AsyncSession, *, exclude: Container[int] = ()) -> list[PersonInfo]:
     """The secretaries and admins who are reachable, read from the database, by name."""
     return committee_recipients(await planning.committee_people(session), exclude=exclude)
+
+
+async def scope_committee(session: AsyncSession) -> Secretaries:
+    """The committee with its scopes (read once per planning tick): who has the whole register, who a subtree."""
+    return await scopes.secretaries(session)
+
+
+async def unit_committees(
+    session: AsyncSession, unit_ids: Iterable[int], committee: Secretaries, *, exclude: Container[int] = ()
+) -> dict[int, list[PersonInfo]]:
+    """THE rule for the committee of a unit: its reachable secretaries and admins whose scope holds the unit (the
+    whole register's and those of a subtree above it), for escalations, "no focal point" and unreachable people.
+    A ministry's secretary hears only of their own subtree."""
+    found = await scopes.secretaries_of_units(session, unit_ids, committee)
+    return {unit_id: committee_recipients(people, exclude=exclude) for unit_id, people in found.items()}
+
+
+T = TypeVar("T")
+
+
+def per_recipient(
+    items: Iterable[T], unit_of: Callable[[T], int], committees: dict[int, list[PersonInfo]]
+) -> list[tuple[list[T], list[PersonInfo]]]:
+    """Grouped notices under scopes: the items each recipient hears of (those of the units in their scope), and
+    the recipients who hear of exactly the same items together, so one text serves them (in given order)."""
+    listed: dict[int, list[T]] = {}
+    people: dict[int, PersonInfo] = {}
+    for item in items:
+        for person in committees.get(unit_of(item), ()):
+            people.setdefault(person.id, person)
+            listed.setdefault(person.id, []).append(item)
+    groups: dict[tuple[int, ...], tuple[list[T], list[PersonInfo]]] = {}
+    for pid, person in people.items():
+        mine = listed[pid]
+        group = groups.setdefault(tuple(id(i) for i in mine), (mine, []))
+        group[1].append(person)
+    return list(groups.values())
 
 
 def focal_recipients(people: UnitPeople) -> list[PersonInfo]:

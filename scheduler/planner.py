@@ -36,6 +36,7 @@ from storage import planning
 from storage.models import Commitment
 from storage.outbox import Outgoing, enqueue
 from storage.planning import PersonInfo, PlanRow, UnitInfo, UnitPeople, replan
+from storage.scopes import Secretaries
 from texts.keyboards import commitment_keyboard
 from texts.notices import escalation_group_text, escalation_text, no_focal_text, reminder_text
 
@@ -118,16 +119,11 @@ class _Tick:
     now: datetime
     default_language: str
     today: date
-    committee: list[PersonInfo]  # every secretary and admin
+    committee: Secretaries  # every secretary and admin, with their scopes
     result: PlanResult
     focal_seen: set[int] = field(default_factory=set)  # units flagged "no focal" that have one again
     focal_missing: set[int] = field(default_factory=set)  # units with a due reminder and nobody to get it
     held: dict[int, _Held] = field(default_factory=dict)  # escalations due, by commitment id
-
-    @property
-    def recipients(self) -> list[PersonInfo]:
-        """The reachable secretaries and admins (scheduler.notices.committee_recipients)."""
-        return committee_recipients(self.committee)
 
     @property
     def held_at(self) -> datetime:
@@ -209,10 +205,11 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
 
     # Escalations are not written here but gathered for the whole tick (_notify_escalations): the commitment is
     # held (next_slot_at just after `now`) until then, so a tick that ends early leaves it to the next one.
-    committee = tick.recipients
+    escalating = {by_id[cid].unit_id for cid in escalation_slots}
+    committees = await notices.unit_committees(session, escalating, tick.committee) if escalating else {}
     for cid in escalation_slots:
         row = by_id[cid]
-        if not committee and not head_recipients(people[row.unit_id]):
+        if not committees[row.unit_id] and not head_recipients(people[row.unit_id]):
             log.warning("escalation of #%s: no reachable head, secretary or admin; will try again", cid)
             continue
         tick.held[cid] = _Held(row, next_at[cid])
@@ -261,8 +258,9 @@ def _escalation_messages(
 
 
 async def _notify_escalations(session: AsyncSession, tick: _Tick) -> None:
-    """The escalations of the tick: one message to each reachable secretary and admin listing them all, one to
-    each reachable head per unit listing that unit's (a head who is also in the committee gets the committee's).
+    """The escalations of the tick: one message to each reachable secretary and admin listing those of their
+    scope, one to each reachable head per unit listing that unit's (a head who is also a secretary of the unit's
+    scope gets the committee's).
 
     Claimed (escalated_for) in the same transaction as the messages are queued: a restart finds nothing new.
     Keys `escalation:{content id}:{person}` and `escalation:{unit}:{content id}:{person}`, the content id naming
@@ -282,17 +280,16 @@ async def _notify_escalations(session: AsyncSession, tick: _Tick) -> None:
         key=lambda i: (i.commitment.due_date, i.unit.code.upper(), i.commitment.id),
     )
     tick.result.escalated += len(items)
-    committee = tick.recipients
+    committees = await notices.unit_committees(session, unit_ids, tick.committee)
     messages: list[Outgoing] = []
-    if committee:
-        content = content_id(f"{i.commitment.id}:{i.commitment.due_date}" for i in items)
-        messages += _escalation_messages(tick, items, committee, key=content, unit=None, people=people)
-    members = {p.id for p in committee}
+    for listed, recipients in notices.per_recipient(items, lambda i: i.commitment.unit_id, committees):
+        content = content_id(f"{i.commitment.id}:{i.commitment.due_date}" for i in listed)
+        messages += _escalation_messages(tick, listed, recipients, key=content, unit=None, people=people)
     by_unit: dict[int, list[_Item]] = {}
     for item in items:
         by_unit.setdefault(item.commitment.unit_id, []).append(item)
     for unit_id, unit_items in sorted(by_unit.items()):
-        heads = head_recipients(people[unit_id], exclude=members)
+        heads = head_recipients(people[unit_id], exclude={p.id for p in committees[unit_id]})
         if heads:
             content = content_id(f"{i.commitment.id}:{i.commitment.due_date}" for i in unit_items)
             messages += _escalation_messages(tick, unit_items, heads, key=content, unit=units[unit_id], people=people)
@@ -307,33 +304,38 @@ async def _notify_no_focal(session: AsyncSession, tick: _Tick) -> None:
     missing = tick.focal_missing - tick.focal_seen
     if not missing:
         return
-    recipients = tick.recipients
-    if not recipients:
-        log.warning("%d unit(s) have reminders due and no focal point, and no secretary can be told", len(missing))
-        return
-    claimed = await planning.claim_no_focal(session, missing, now=tick.now)
+    committees = await notices.unit_committees(session, missing, tick.committee)
+    # A unit nobody can be told of stays unclaimed: it is told once a secretary of its scope can hear it.
+    told = {unit_id for unit_id in missing if committees[unit_id]}
+    if len(told) < len(missing):
+        log.warning(
+            "%d unit(s) have reminders due and no focal point, and no secretary can be told", len(missing) - len(told)
+        )
+    claimed = await planning.claim_no_focal(session, told, now=tick.now) if told else []
     if not claimed:
         return
-    first_unit, number = claimed[0]
-    info = await planning.units_info(session, (uid for uid, _ in claimed))
+    numbers = dict(claimed)
+    info = await planning.units_info(session, numbers)
     units = sorted(info.values(), key=lambda u: (u.code.upper(), u.id))
     tick.result.units_without_focal += len(units)
     log.warning("%d unit(s) have reminders due and no reachable focal point; secretaries told", len(units))
-    texts: dict[str, str] = {}
     messages = []
-    for person in recipients:
-        lang = tick.lang(person)
-        if lang not in texts:
-            texts[lang] = no_focal_text(lang, units)
-        messages.append(
-            Outgoing(
-                key=notices.NO_FOCAL.key(first_unit, number, person.id),
-                kind=notices.NO_FOCAL.kind,
-                chat_id=person.telegram_id,
-                text=texts[lang],
-                person_id=person.id,
+    for listed, recipients in notices.per_recipient(units, lambda u: u.id, committees):
+        first = min(listed, key=lambda u: u.id)
+        texts: dict[str, str] = {}
+        for person in recipients:
+            lang = tick.lang(person)
+            if lang not in texts:
+                texts[lang] = no_focal_text(lang, listed)
+            messages.append(
+                Outgoing(
+                    key=notices.NO_FOCAL.key(first.id, numbers[first.id], person.id),
+                    kind=notices.NO_FOCAL.kind,
+                    chat_id=person.telegram_id,
+                    text=texts[lang],
+                    person_id=person.id,
+                )
             )
-        )
     tick.result.notices += await enqueue(session, messages, now=tick.now)
 
 
@@ -363,7 +365,7 @@ async def plan_tick(
             result.replanned_all = True
             if count:
                 log.info("reminder settings or calendar changed: replanning %d open commitments", count)
-        committee = await planning.committee_people(session)
+        committee = await notices.scope_committee(session)
     tick = _Tick(
         policy=policy,
         calendar=calendar,
@@ -443,7 +445,7 @@ async def planned_reminders(
     planned: list[PlannedReminder] = []
     after_id = 0
     async with db.session() as session:
-        committee = await notices.reachable_committee(session)
+        committee = await notices.scope_committee(session)
         while True:
             rows = await planning.open_rows_after(session, after_id=after_id, limit=page)
             if not rows:
@@ -464,8 +466,9 @@ async def planned_reminders(
             unit_ids = {row.unit_id for row, _ in slots}
             units = await planning.units_info(session, unit_ids)
             people = await planning.units_people(session, unit_ids)
+            committees = await notices.unit_committees(session, unit_ids, committee)
             for row, slot in slots:
-                planned.extend(_deliveries(row, slot, units[row.unit_id], people[row.unit_id], committee))
+                planned.extend(_deliveries(row, slot, units[row.unit_id], people[row.unit_id], committees[row.unit_id]))
     planned.sort(key=PlannedReminder.sort_key)
     return planned
 

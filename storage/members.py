@@ -14,8 +14,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.events import record
-from storage.models import UNIT_ROLES, Membership, OutboxMessage, OutboxStatus, Person, Role
+from storage.models import UNIT_ROLES, Membership, OutboxMessage, OutboxStatus, Person, Role, Unit
 from storage.planning import replan
+from storage.scopes import EVERYTHING, Reach, Scope, in_scope, secretaries_of_units
 
 UNREACHABLE_ERROR = "recipient unreachable (blocked the bot or never started it)"
 
@@ -30,11 +31,29 @@ class Actor:
     is_secretary: bool = False
     # unit id → the roles held there (focal, head)
     unit_roles: dict[int, frozenset[Role]] = field(default_factory=dict)
+    # What a secretary manages (storage.scopes): None, the whole register; else the subtrees of their units.
+    scope: Scope | None = None
 
     @property
     def is_committee(self) -> bool:
-        """Secretaries and admins see and manage every unit."""
+        """Secretaries (of any scope) and admins: the committee's commands, inside their scope."""
         return self.is_admin or self.is_secretary
+
+    @property
+    def whole_register(self) -> bool:
+        """Admins and the secretaries of SECRETARY_IDS or invited without a unit: every unit is theirs."""
+        return self.is_admin or (self.is_secretary and self.scope is None)
+
+    def manages(self, unit: Unit) -> bool:
+        """A secretary's rights over `unit` (decisions, invites, reopen): inside their scope only."""
+        return self.is_admin or (self.is_secretary and in_scope(self.scope, unit))
+
+    @property
+    def reach(self) -> Reach:
+        """What lists show this person: everything, or their scope and their own units (storage.scopes)."""
+        if self.whole_register:
+            return EVERYTHING
+        return Reach(scope=self.scope if self.is_secretary else None, unit_ids=self.unit_ids)
 
     @property
     def is_member(self) -> bool:
@@ -44,8 +63,9 @@ class Actor:
     def unit_ids(self) -> frozenset[int]:
         return frozenset(self.unit_roles)
 
-    def can_see_unit(self, unit_id: int) -> bool:
-        return self.is_committee or unit_id in self.unit_roles
+    def can_see(self, unit: Unit) -> bool:
+        """The one check of "may this person see this unit's commitments": their own units, or their scope."""
+        return unit.id in self.unit_roles or self.manages(unit)
 
 
 async def get_person(session: AsyncSession, *, telegram_id: int) -> Person | None:
@@ -111,15 +131,23 @@ async def resolve_actor(
     is_admin = telegram_id in set(admin_ids)
     is_secretary = telegram_id in set(secretary_ids)
     unit_roles: dict[int, set[Role]] = {}
+    roots: list[tuple[int, str]] = []
+    whole = is_admin or is_secretary
     if person is not None:
         rows = await session.execute(
-            select(Membership.role, Membership.unit_id).where(Membership.person_id == person.id)
+            select(Membership.role, Membership.unit_id, Unit.path)
+            .outerjoin(Unit, Unit.id == Membership.unit_id)
+            .where(Membership.person_id == person.id)
         )
-        for role, unit_id in rows:
+        for role, unit_id, path in rows.tuples():
             if role == Role.ADMIN:
-                is_admin = True
+                is_admin = whole = True
             elif role == Role.SECRETARY:
                 is_secretary = True
+                if unit_id is None:
+                    whole = True
+                else:
+                    roots.append((unit_id, path))
             elif unit_id is not None:
                 unit_roles.setdefault(unit_id, set()).add(role)
     return Actor(
@@ -130,6 +158,7 @@ async def resolve_actor(
         is_admin=is_admin,
         is_secretary=is_secretary,
         unit_roles={unit: frozenset(roles) for unit, roles in unit_roles.items()},
+        scope=None if whole else Scope.of(roots),
     )
 
 
@@ -212,15 +241,15 @@ async def reachable_focal_points(session: AsyncSession, *, unit_id: int) -> list
     return list(rows)
 
 
-async def committee(session: AsyncSession) -> list[Person]:
-    """Every secretary and admin known to the database."""
-    rows = await session.scalars(
-        select(Person)
-        .join(Membership, Membership.person_id == Person.id)
-        .where(Membership.role.in_([Role.SECRETARY, Role.ADMIN]))
-        .distinct()
-    )
-    return list(rows)
+async def committee(session: AsyncSession, *, unit_id: int | None = None) -> list[Person]:
+    """The secretaries and admins of `unit_id`'s scope (storage.scopes: the whole register's and those whose
+    subtree holds the unit); without a unit, every secretary and admin."""
+    query = select(Person).join(Membership, Membership.person_id == Person.id)
+    query = query.where(Membership.role.in_([Role.SECRETARY, Role.ADMIN]))
+    if unit_id is not None:
+        ids = (await secretaries_of_units(session, [unit_id])).get(unit_id, [])
+        query = query.where(Person.id.in_([p.id for p in ids]))
+    return list(await session.scalars(query.distinct()))
 
 
 async def mark_unreachable(session: AsyncSession, *, person_id: int, now: datetime, reason: str) -> bool:

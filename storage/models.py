@@ -101,6 +101,15 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     return Enum(cls, name=name, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
+def _root_path(context: Any) -> str:
+    return f"/{context.get_current_parameters()['code_key']}/"
+
+
+# Binary order on both databases: a scope is a range of paths (storage.scopes), which a locale's collation
+# (punctuation ignored) would break on PostgreSQL.
+PATH_TYPE = Text().with_variant(Text(collation="C"), "postgresql")
+
+
 class Unit(Base):
     __tablename__ = "units"
 
@@ -113,6 +122,9 @@ class Unit(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id], lazy="raise")
+    # Where the unit sits in the tree: the code keys from the root down, "/MOST/BNV/VPB/" (storage.scopes). A
+    # new unit starts as a root; storage.scopes.refresh_paths follows the parents after an import.
+    path: Mapped[str] = mapped_column(PATH_TYPE, default=_root_path, index=True)
     # Planner (scheduler/planner.py): when the secretaries were told the unit has no reachable focal point
     # (NULL: not told, or told and a focal point has been seen since), and how many times so far.
     no_focal_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

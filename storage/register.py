@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.folding import fold
 from storage.members import unit_people
 from storage.models import OPEN_STATUSES, Commitment, Person, Role, Unit
+from storage.scopes import Reach, limited_to
 
 
 def code_key(code: str) -> str:
@@ -30,10 +31,15 @@ async def units_by_id(session: AsyncSession, *, unit_ids: Iterable[int]) -> dict
 
 
 async def open_commitments(
-    session: AsyncSession, *, unit_ids: Iterable[int] | None, limit: int | None = None, closed_too: bool = False
+    session: AsyncSession,
+    *,
+    unit_ids: Iterable[int] | None,
+    limit: int | None = None,
+    closed_too: bool = False,
+    within: Reach | None = None,
 ) -> list[tuple[Commitment, Unit]]:
-    """Open commitments of the given units (None: all), overdue first, then by due date; `closed_too` adds the
-    done and cancelled ones after them.
+    """Open commitments of the given units (None: all) within a person's reach, overdue first, then by due date;
+    `closed_too` adds the done and cancelled ones after them.
 
     Ordering by due date puts the overdue ones first by itself: their deadlines are the earliest.
     """
@@ -49,17 +55,22 @@ async def open_commitments(
         if not ids:
             return []
         query = query.where(Commitment.unit_id.in_(ids))
+    query = limited_to(query, within)
     if limit is not None:
         query = query.limit(limit)
     return [(commitment, unit) for commitment, unit in (await session.execute(query)).tuples()]
 
 
-async def count_open(session: AsyncSession, *, unit_ids: Iterable[int] | None, closed_too: bool = False) -> int:
+async def count_open(
+    session: AsyncSession, *, unit_ids: Iterable[int] | None, closed_too: bool = False, within: Reach | None = None
+) -> int:
     query = select(func.count()).select_from(Commitment)
     if not closed_too:
         query = query.where(Commitment.status.in_(OPEN_STATUSES))
     if unit_ids is not None:
         query = query.where(Commitment.unit_id.in_(list(unit_ids)))
+    if within is not None and not within.everything:
+        query = limited_to(query.join(Unit, Unit.id == Commitment.unit_id), within)
     return int(await session.scalar(query) or 0)
 
 
@@ -85,18 +96,21 @@ class UnitSummary:
         return bool(self.focal)
 
 
-async def unit_summaries(session: AsyncSession, *, today: date) -> list[UnitSummary]:
-    """Every unit with its open and overdue counts and its people, for /units."""
-    units = list(await session.scalars(select(Unit).order_by(Unit.code_key)))
+async def unit_summaries(session: AsyncSession, *, today: date, within: Reach | None = None) -> list[UnitSummary]:
+    """Every unit (within a person's reach) with its open and overdue counts and its people, for /units."""
+    units = list(await session.scalars(limited_to(select(Unit), within).order_by(Unit.code_key)))
     summaries = {unit.id: UnitSummary(unit) for unit in units}
     counts = await session.execute(
-        select(
-            Commitment.unit_id,
-            func.count(),
-            func.sum(case((Commitment.due_date < today, 1), else_=0)),
-        )
-        .where(Commitment.status.in_(OPEN_STATUSES))
-        .group_by(Commitment.unit_id)
+        limited_to(
+            select(
+                Commitment.unit_id,
+                func.count(),
+                func.sum(case((Commitment.due_date < today, 1), else_=0)),
+            )
+            .join(Unit, Unit.id == Commitment.unit_id)
+            .where(Commitment.status.in_(OPEN_STATUSES)),
+            within,
+        ).group_by(Commitment.unit_id)
     )
     for unit_id, open_count, overdue_count in counts:
         summaries[unit_id].open_count = int(open_count)
@@ -109,15 +123,15 @@ async def unit_summaries(session: AsyncSession, *, today: date) -> list[UnitSumm
 
 
 async def overdue_commitments(
-    session: AsyncSession, *, today: date, limit: int
+    session: AsyncSession, *, today: date, limit: int, within: Reach | None = None
 ) -> tuple[list[tuple[Commitment, Unit]], int]:
-    """Overdue open commitments grouped by unit (by unit code, then due date), at most `limit`, and the total."""
+    """Overdue open commitments (within a person's reach) grouped by unit (by unit code, then due date), at most
+    `limit`, and the total."""
     where = (Commitment.status.in_(OPEN_STATUSES), Commitment.due_date < today)
-    total = int(await session.scalar(select(func.count()).select_from(Commitment).where(*where)) or 0)
+    counted = select(func.count()).select_from(Commitment).join(Unit, Unit.id == Commitment.unit_id).where(*where)
+    total = int(await session.scalar(limited_to(counted, within)) or 0)
     rows = await session.execute(
-        select(Commitment, Unit)
-        .join(Unit, Unit.id == Commitment.unit_id)
-        .where(*where)
+        limited_to(select(Commitment, Unit).join(Unit, Unit.id == Commitment.unit_id).where(*where), within)
         .order_by(Unit.code_key, Commitment.due_date, Commitment.id)
         .limit(limit)
     )
@@ -125,9 +139,9 @@ async def overdue_commitments(
 
 
 async def find_commitments(
-    session: AsyncSession, *, unit_ids: Iterable[int] | None, words: list[str], limit: int
+    session: AsyncSession, *, within: Reach | None, words: list[str], limit: int
 ) -> tuple[list[tuple[Commitment, Unit]], int]:
-    """The commitments of the given units (None: all) whose title, ref, legal basis, source, unit code or unit
+    """The commitments within a person's reach (None: all) whose title, ref, legal basis, source, unit code or unit
     name holds every one of `words` (folded: core.folding), open ones first; at most `limit`, and the total.
 
     Matched in Python over the text columns only (streamed): SQL cannot fold Vietnamese diacritics on SQLite,
@@ -146,11 +160,7 @@ async def find_commitments(
         .join(Unit, Unit.id == Commitment.unit_id)
         .order_by(case((Commitment.status.in_(OPEN_STATUSES), 0), else_=1), Commitment.due_date, Commitment.id)
     )
-    if unit_ids is not None:
-        ids = list(unit_ids)
-        if not ids:
-            return [], 0
-        query = query.where(Commitment.unit_id.in_(ids))
+    query = limited_to(query, within)
     found: list[int] = []
     total = 0
     async for row in await session.stream(query.execution_options(yield_per=2000)):

@@ -20,13 +20,14 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import aliased
 
 from core.i18n import N_, t_text
 from storage.db import Database
 from storage.models import STATUS_LABELS, Commitment, Event, Kind, Person, Status, Unit
 from storage.register_files import COMMITMENT_COLUMNS, UNIT_COLUMNS
+from storage.scopes import Reach, limited_to
 
 BATCH = 2000
 
@@ -76,8 +77,10 @@ async def export_register(
     tz: ZoneInfo,
     lang: str = "vi",
     now: datetime | None = None,
+    within: Reach | None = None,
 ) -> None:
-    """Write the whole register to an .xlsx file (a path, or a binary file object such as BytesIO).
+    """Write the whole register (or what is `within` a person's reach: a scoped secretary's subtree) to an .xlsx
+    file (a path, or a binary file object such as BytesIO).
 
     `now` dates the days overdue of the people's sheet (the clock when not given).
     """
@@ -118,9 +121,9 @@ async def export_register(
     header(history_sheet, HISTORY_COLUMNS, (13, 18, 12, 17, 20, 12, 12, 30, 30, 40))
 
     parent = aliased(Unit)
-    units_query = (
-        select(Unit.code, Unit.name, parent.code).outerjoin(parent, Unit.parent_id == parent.id).order_by(Unit.code_key)
-    )
+    units_query = limited_to(
+        select(Unit.code, Unit.name, parent.code).outerjoin(parent, Unit.parent_id == parent.id), within
+    ).order_by(Unit.code_key)
 
     def unit_row(row: Any) -> list[Any]:
         code, name, parent_code = row
@@ -145,6 +148,7 @@ async def export_register(
         .join(Unit, Commitment.unit_id == Unit.id)
         .order_by(Unit.code_key, Commitment.due_date, Commitment.id)
     )
+    commitments_query = limited_to(commitments_query, within)
 
     status_texts = {status: t_text(lang, msgid) for status, msgid in STATUS_LABELS.items()}
     done_late = t_text(lang, DONE_LATE)
@@ -168,6 +172,7 @@ async def export_register(
         .join(Unit, Commitment.unit_id == Unit.id)
         .order_by(Unit.code_key, Commitment.due_date, Commitment.id)
     )
+    summary_query = limited_to(summary_query, within)
 
     def dated(value: date | datetime | None, number_format: str) -> Any:
         if value is None:
@@ -242,6 +247,12 @@ async def export_register(
         .outerjoin(Person, Event.actor_id == Person.id)
         .order_by(Event.at, Event.id)
     )
+    if within is not None and not within.everything:  # the events of the scope's units and their commitments
+        units_within = limited_to(select(Unit.id), within)
+        of_commitments = select(Commitment.id).where(Commitment.unit_id.in_(units_within))
+        history_query = history_query.where(
+            or_(Event.commitment_id.in_(of_commitments), Event.unit_id.in_(units_within))
+        )
 
     def history_row(row: Any) -> list[Any]:
         cid, ref, code, at, full_name, username, label, action, field, old, new, note = row

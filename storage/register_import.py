@@ -32,6 +32,7 @@ from storage.register_files import (
     read_register_files,
     sort_problems,
 )
+from storage.scopes import Scope, outside_scope, refresh_paths
 
 CHUNK = 5000  # keys per IN (…) query: well under SQLite's and PostgreSQL's parameter limits
 
@@ -91,6 +92,7 @@ async def import_sources(
     actor_label: str = "import",
     actor_id: int | None = None,
     on_created: Callable[[AsyncSession, Sequence[int]], Awaitable[object]] | None = None,
+    scope: Scope | None = None,
 ) -> ImportReport:
     """Import (file name, content) pairs — files given on the command line or sent in a chat.
 
@@ -106,6 +108,8 @@ async def import_sources(
         by_id = {u.id: u for u in units}
         parents = {u.key: (by_id[u.parent_id].key if u.parent_id in by_id else None) for u in units}
         problems = files.problems + check_references(files, parents)
+        if scope is not None:  # a scoped secretary's import: a row outside the scope is a bad row
+            problems += outside_scope(files, parents, scope)
         if problems:
             order = {name: i for i, (name, _data) in enumerate(sources)}
             return ImportReport(problems=sort_problems(problems, order), tables=files.tables)
@@ -286,6 +290,7 @@ class _Writer:
         self.report.units_created = len(created)
         if updates:
             await self.session.execute(update(Unit), updates)
+            await refresh_paths(self.session)  # the tree's paths follow its parents (storage.scopes)
 
     # Commitments -------------------------------------------------------------------------------------
 

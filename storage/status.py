@@ -518,7 +518,7 @@ async def request_extension(
         note=reason,
     )
     if notices is not None:
-        await enqueue(session, notices(request, await committee(session)), now=now)
+        await enqueue(session, notices(request, await committee(session, unit_id=commitment.unit_id)), now=now)
     return Change(Outcome.CHANGED, commitment, request)
 
 

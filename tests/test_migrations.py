@@ -8,7 +8,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
@@ -27,13 +27,22 @@ async def test_migrations_match_the_models(db: Database) -> None:
     assert diff == []
 
 
-async def _request_setup(db: Database) -> int:
+async def _request_setup(db: Database, *, before: str | None = None) -> int:
     async with db.session() as session:
-        unit = Unit(code="VPB", code_key="VPB", name="Văn phòng Bộ", created_at=AT)
-        session.add(unit)
-        await session.flush()
+        if before is None:
+            unit = Unit(code="VPB", code_key="VPB", name="Văn phòng Bộ", created_at=AT)
+            session.add(unit)
+            await session.flush()
+            unit_id = unit.id
+        else:  # the schema of an older revision (`before`): only the columns it has
+            unit_id = await session.scalar(
+                text(
+                    "INSERT INTO units (code, code_key, name, created_at)"
+                    " VALUES ('VPB', 'VPB', 'Văn phòng Bộ', :at) RETURNING id"
+                ).bindparams(bindparam("at", AT, type_=Unit.created_at.type))
+            )
         commitment = Commitment(
-            unit_id=unit.id, title="Kế hoạch", kind=Kind.INTERNAL, due_date=DUE, created_at=AT, updated_at=AT
+            unit_id=unit_id, title="Kế hoạch", kind=Kind.INTERNAL, due_date=DUE, created_at=AT, updated_at=AT
         )
         session.add(commitment)
         await session.flush()
@@ -71,7 +80,7 @@ async def test_one_pending_extension_request_per_commitment(db: Database) -> Non
 async def test_upgrade_keeps_the_first_of_duplicate_pending_requests(db: Database) -> None:
     async with db.engine.begin() as connection:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0005"))
-    cid = await _request_setup(db)
+    cid = await _request_setup(db, before="0005")
     async with db.session() as session:
         session.add_all([_request(cid), _request(cid), _request(cid, ExtensionStatus.APPROVED), _request(cid)])
 
@@ -86,3 +95,24 @@ async def test_upgrade_keeps_the_first_of_duplicate_pending_requests(db: Databas
         ExtensionStatus.APPROVED,
         ExtensionStatus.REJECTED,
     ]
+
+
+async def test_upgrade_gives_existing_units_their_paths(db: Database) -> None:
+    async with db.engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0007"))
+    at = bindparam("at", AT, type_=Unit.created_at.type)
+    async with db.session() as session:
+        for uid, code, parent in ((1, "MOST", None), (2, "bnv", 1), (3, "VPB", 2), (4, "TTB", None)):
+            await session.execute(
+                text(
+                    "INSERT INTO units (id, code, code_key, name, parent_id, created_at)"
+                    " VALUES (:id, :code, :key, :code, :parent, :at)"
+                ).bindparams(at),
+                {"id": uid, "code": code, "key": code.upper(), "parent": parent},
+            )
+
+    await db.upgrade()
+
+    async with db.session() as session:
+        paths = dict((await session.execute(select(Unit.code, Unit.path))).tuples().all())
+    assert paths == {"MOST": "/MOST/", "bnv": "/MOST/BNV/", "VPB": "/MOST/BNV/VPB/", "TTB": "/TTB/"}

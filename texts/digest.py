@@ -227,11 +227,25 @@ def _failed(lang: str, failures: Sequence[FailedDelivery], total: int) -> list[s
     return lines
 
 
+def _scope(lang: str, data: CommitteeData) -> list[str]:
+    """A scoped secretariat's digest names its scope; each row of its table is a unit below it, with its subtree."""
+    if data.detail is None:
+        return []
+    units = ", ".join(
+        f"<b>{esc(name)}</b> ({esc(code)})" if name else f"<b>{esc(code)}</b>" for code, name in data.scope_units
+    )
+    return [
+        t(lang, "Scope: {units} and every unit below", units=units),
+        t(lang, "Each row of the table counts a unit together with every unit below it."),
+    ]
+
+
 def committee_digest_text(lang: str, data: CommitteeData) -> str:
     """The committee's weekly digest (one text; split it with texts.render.split_message)."""
-    counts = {u.unit_id: u for u in data.units}
+    counts = {u.unit_id: u for u in (data.detail if data.detail is not None else data.units)}
+    header = _header(lang, f"📊 <b>{t(lang, 'Weekly summary of task implementation')}</b>", data.window)
     sections = [
-        _header(lang, f"📊 <b>{t(lang, 'Weekly summary of task implementation')}</b>", data.window),
+        header + _scope(lang, data),
         _totals(lang, data),
         _table(lang, data.active_units),
         _overdue(lang, data),

@@ -18,7 +18,12 @@ def invite_text(
         who = t(lang, "a secretary of the ISO committee")
     else:
         named = f"<b>{esc(unit.name)}</b> ({esc(unit.code)})"
-        msgid = N_("a head of {unit}") if role is Role.HEAD else N_("a focal point of {unit}")
+        if role is Role.SECRETARY:
+            msgid = N_("a secretary of {unit} and every unit below it")
+        elif role is Role.HEAD:
+            msgid = N_("a head of {unit}")
+        else:
+            msgid = N_("a focal point of {unit}")
         who = t(lang, msgid, unit=named)
     return (
         t(lang, "Invite link for {who}:", who=who)
