@@ -54,6 +54,9 @@ class Jobs:
         self.last_tick_seconds = 0.0  # the last planner tick, reminders and digests (/metrics)
         self._stop_leading = asyncio.Event()
         self._calendar: WorkCalendar | None = None
+        # SQLite has one writer at a time: the planner's batches and the sender's writes take turns in this
+        # process (FIFO) rather than meeting in SQLite's busy handler, where a long tick starves the sender.
+        self._write_turn: asyncio.Lock | None = None
         self.leader_jobs: list[tuple[str, float, LeaderJob]] = []
 
     @property
@@ -105,12 +108,14 @@ class Jobs:
         services = self.services
         self.leading = True
         self._stop_leading.clear()
+        self._write_turn = asyncio.Lock() if services.db.dialect == "sqlite" else None
         self.sender = Drain(
             db=services.db,
             channel=TelegramChannel(self.application.bot),
             now=services.now,
             default_language=services.settings.default_language,
             options=self.options,
+            write_turn=self._write_turn,
         )
 
         def keep_going() -> bool:
@@ -174,6 +179,7 @@ class Jobs:
             calendar=self._calendar,
             now=services.now(),
             default_language=settings.default_language,
+            turn=self._write_turn,
         )
         queued_digests = await plan_digests(services.db, settings=settings, now=services.now())
         if result.evaluated > TRIM_AFTER_EVALUATED or queued_digests:
