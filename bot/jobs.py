@@ -180,6 +180,7 @@ class Jobs:
             now=services.now(),
             default_language=settings.default_language,
             turn=self._write_turn,
+            batch_size=PLAN_BATCH,
         )
         queued_digests = await plan_digests(services.db, settings=settings, now=services.now())
         if result.evaluated > TRIM_AFTER_EVALUATED or queued_digests:
@@ -209,6 +210,9 @@ def install_jobs(
     return jobs
 
 
+# Commitments per planner transaction in the bot: smaller than the planner's default, so that each stretch the
+# sender waits for (SQLite's write lock, the event loop) stays short; the tick takes a little longer.
+PLAN_BATCH = 250
 REPORT_INTERVAL_SECONDS = 2.0  # a broadcast's report follows its last delivery within this
 
 
