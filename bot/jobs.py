@@ -21,7 +21,7 @@ from scheduler.calendar import WorkCalendar
 from scheduler.digest import plan_digests
 from scheduler.drain import Drain, DrainOptions
 from scheduler.locks import LeaderLock
-from scheduler.planner import PlanResult, plan_tick
+from scheduler.planner import DEFAULT_BATCH, PlanResult, plan_tick
 from scheduler.policy import ReminderPolicy
 from scheduler.reports import report_broadcasts
 
@@ -180,7 +180,7 @@ class Jobs:
             now=services.now(),
             default_language=settings.default_language,
             turn=self._write_turn,
-            batch_size=PLAN_BATCH,
+            batch_size=PLAN_BATCH if self._write_turn is not None else DEFAULT_BATCH,
         )
         queued_digests = await plan_digests(services.db, settings=settings, now=services.now())
         if result.evaluated > TRIM_AFTER_EVALUATED or queued_digests:
@@ -210,8 +210,9 @@ def install_jobs(
     return jobs
 
 
-# Commitments per planner transaction in the bot: smaller than the planner's default, so that each stretch the
-# sender waits for (SQLite's write lock, the event loop) stays short; the tick takes a little longer.
+# Commitments per planner transaction in the bot on SQLite: smaller than the planner's default, so that each
+# stretch the sender waits for (SQLite's write lock, the event loop) stays short; the tick takes a little longer.
+# PostgreSQL keeps the default: there the sender's writes do not wait for the planner's.
 PLAN_BATCH = 250
 REPORT_INTERVAL_SECONDS = 2.0  # a broadcast's report follows its last delivery within this
 
