@@ -5,9 +5,8 @@ in each of N/2 units, one person in ten reading English), creates a broadcast to
 "Send" does (storage.broadcasts.create_draft, then send with texts.render.broadcast_parts, default language vi),
 and runs the real sender (scheduler.drain with the project's rate limiter at SEND_RATE_PER_SECOND) in this
 process against the project's Telegram Bot API emulator enforcing Telegram's flood limits (30 messages a second
-per bot, one a second per private chat),
-until every delivery has ended. Then it reads the broadcast's report (storage.broadcasts.finished) and
-measures from the emulator's side:
+per bot, one a second per private chat), until every delivery has ended. Then it reads the broadcast's report
+(storage.broadcasts.finished) and measures from the emulator's side:
 
 1. queueing: create_draft and send (N outbox rows);
 2. throughput: deliveries per second between the first and the last (target ≥ 95 % of SEND_RATE_PER_SECOND,
