@@ -1,12 +1,12 @@
 """`python -m bench broadcast [--recipients N] [--rate R] [--paid R] [--small]` — a broadcast, paced by the sender.
 
-Builds a SQLite register of N linked people (two focal points in each of N/2 units, one person in ten reading
-English), creates a broadcast to all units as the secretary's "Send" does (storage.broadcasts.create_draft,
-then send with texts.render.broadcast_parts, default language vi), and runs the real sender (scheduler.drain
-with the project's rate limiter at SEND_RATE_PER_SECOND) in this process against the project's Telegram Bot
-API emulator enforcing Telegram's flood limits (30 messages a second per bot, one a second per private chat),
-until every delivery has ended. Then it reads the broadcast's report (storage.broadcasts.finished) and
-measures from the emulator's side:
+Builds a register (SQLite; PostgreSQL with `--database-url`, emptied first) of N linked people (two focal points
+in each of N/2 units, one person in ten reading English), creates a broadcast to all units as the secretary's
+"Send" does (storage.broadcasts.create_draft, then send with texts.render.broadcast_parts, default language vi),
+and runs the real sender (scheduler.drain with the project's rate limiter at SEND_RATE_PER_SECOND) in this
+process against the project's Telegram Bot API emulator enforcing Telegram's flood limits (30 messages a second
+per bot, one a second per private chat), until every delivery has ended. Then it reads the broadcast's report
+(storage.broadcasts.finished) and measures from the emulator's side:
 
 1. queueing: create_draft and send (N outbox rows);
 2. throughput: deliveries per second between the first and the last (target ≥ 95 % of SEND_RATE_PER_SECOND,
@@ -39,16 +39,17 @@ from telegram.warnings import PTBUserWarning
 
 from bench import BELOW_TARGET
 from bench.data import Shape, build_register
+from bench.database import Target, fresh, postgres_url
 from bot.app import build_application
 from bot.telegram_channel import TelegramChannel
 from core.settings import load_settings
 from sandbox.emulator.server import Emulator, FloodLimits
 from scheduler.drain import Drain
 from storage import broadcasts
-from storage.db import Database
 from storage.models import Broadcast, Membership, OutboxMessage, Person, Role
 from texts.render import broadcast_parts
 
+TAKES_DATABASE_URL = True  # `python -m bench --small` runs it on PostgreSQL too (bench.database)
 TOKEN = "123456:BENCH-TOKEN"
 TEXT = (
     "Kính gửi các đơn vị,\n"
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--paid", type=float, help="PAID_BROADCAST=true at this PAID_SEND_RATE_PER_SECOND")
     parser.add_argument("--small", action="store_true", help="300 recipients (CI)")
     parser.add_argument("--timeout", type=float, help="give up after this many seconds of sending")
+    parser.add_argument("--database-url", help="run on this PostgreSQL database instead (emptied first)")
     return parser
 
 
@@ -75,7 +77,9 @@ def _now() -> datetime:
 async def _run(args: argparse.Namespace, folder: Path) -> int:
     wanted = 300 if args.small else args.recipients
     units = (wanted + 1) // 2
-    db = Database(f"sqlite+aiosqlite:///{folder / 'broadcast.db'}")
+    url = postgres_url(args.database_url)
+    target = Target(url=url) if url is not None else Target(path=folder / "broadcast.db")
+    db = await fresh(target)
     emulator = Emulator(
         token=TOKEN,
         flood_limits=FloodLimits(
@@ -147,7 +151,8 @@ async def _run(args: argparse.Namespace, folder: Path) -> int:
             return 1
         print(
             f"broadcast to {recipients:,} people ({units:,} units × 2 focal points): preview {drafted * 1000:.0f} ms,"
-            f' "Send" queued {rows:,} messages in {sent_in * 1000:.0f} ms; SEND_RATE_PER_SECOND={args.rate:g},'
+            f' "Send" queued {rows:,} messages in {sent_in * 1000:.0f} ms ({target.label});'
+            f" SEND_RATE_PER_SECOND={args.rate:g},"
             " emulator flood limits 30/s per bot, 1/s per chat"
         )
 

@@ -21,7 +21,7 @@ from scheduler.calendar import WorkCalendar
 from scheduler.digest import plan_digests
 from scheduler.drain import Drain, DrainOptions
 from scheduler.locks import LeaderLock
-from scheduler.planner import PlanResult, plan_tick
+from scheduler.planner import DEFAULT_BATCH, PlanResult, plan_tick
 from scheduler.policy import ReminderPolicy
 from scheduler.reports import report_broadcasts
 
@@ -54,6 +54,9 @@ class Jobs:
         self.last_tick_seconds = 0.0  # the last planner tick, reminders and digests (/metrics)
         self._stop_leading = asyncio.Event()
         self._calendar: WorkCalendar | None = None
+        # SQLite has one writer at a time: the planner's batches and the sender's writes take turns in this
+        # process (FIFO) rather than meeting in SQLite's busy handler, where a long tick starves the sender.
+        self._write_turn: asyncio.Lock | None = None
         self.leader_jobs: list[tuple[str, float, LeaderJob]] = []
 
     @property
@@ -105,12 +108,14 @@ class Jobs:
         services = self.services
         self.leading = True
         self._stop_leading.clear()
+        self._write_turn = asyncio.Lock() if services.db.dialect == "sqlite" else None
         self.sender = Drain(
             db=services.db,
             channel=TelegramChannel(self.application.bot),
             now=services.now,
             default_language=services.settings.default_language,
             options=self.options,
+            write_turn=self._write_turn,
         )
 
         def keep_going() -> bool:
@@ -174,6 +179,8 @@ class Jobs:
             calendar=self._calendar,
             now=services.now(),
             default_language=settings.default_language,
+            turn=self._write_turn,
+            batch_size=PLAN_BATCH if self._write_turn is not None else DEFAULT_BATCH,
         )
         queued_digests = await plan_digests(services.db, settings=settings, now=services.now())
         if result.evaluated > TRIM_AFTER_EVALUATED or queued_digests:
@@ -203,6 +210,10 @@ def install_jobs(
     return jobs
 
 
+# Commitments per planner transaction in the bot on SQLite: smaller than the planner's default, so that each
+# stretch the sender waits for (SQLite's write lock, the event loop) stays short; the tick takes a little longer.
+# PostgreSQL keeps the default: there the sender's writes do not wait for the planner's.
+PLAN_BATCH = 250
 REPORT_INTERVAL_SECONDS = 2.0  # a broadcast's report follows its last delivery within this
 
 

@@ -27,6 +27,7 @@ REPLY: Final = 0  # direct replies to commands and button presses
 OUTBOX: Final = 1  # the outbox sender
 
 GROUP_WINDOW: Final = 60.0
+CATCH_UP: Final = 0.12  # seconds of overall slots a late sender may still use (see _Gate._take)
 # Sent messages are counted from the moment Telegram answered; this margin covers clock and network jitter.
 WINDOW_MARGIN: Final = 0.25
 _NOT_CHAT_METHODS: Final = frozenset({"sendChatAction"})
@@ -86,9 +87,11 @@ class _Gate:
         return max(self.next_free, self.blocked_until)
 
     def _take(self, now: float) -> None:
-        # Keep the average exact after a late wake-up, but do not bank slots while idle.
-        base = self.next_free if now - self.next_free < self.interval else now
-        self.next_free = max(base, now - self.interval) + self.interval
+        # Keep the average exact after a late wake-up (the event loop was busy: a planner batch, a slow query):
+        # up to CATCH_UP seconds late, the missed slots are still used (at 25/s at most 3 at once, so no second
+        # holds more than 28 of Telegram's 30); later than that the sender was idle and nothing is banked.
+        late = now - self.next_free
+        self.next_free = (self.next_free if late <= max(self.interval, CATCH_UP) else now) + self.interval
 
     async def acquire(self, priority: int) -> None:
         now = self.clock()

@@ -1,7 +1,8 @@
 """The drain: outbox rows → a channel, most urgent first, in order within a chat (SPEC "Sending").
 
-It claims a row just before a slot opens (`sending`, committed), hands it to the channel and settles it; after a
-crash the rows found `sending` are sent again. It knows no channel's API and holds no SQL (storage.outbox).
+It claims the heads of a few chats at a time ahead of the slots (`sending`, one committed statement), hands each
+to the channel when its slot opens and settles it; outcomes that end together are written in one transaction.
+After a crash the rows found `sending` are sent again. It knows no channel's API and holds no SQL (storage.outbox).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Final
@@ -70,6 +72,10 @@ class DrainOptions:
     poll_interval: float = 0.5  # seconds between looks at the outbox when there is nothing to do
     refresh_interval: float = 2.0  # seconds between looks while busy (new, more urgent rows)
     candidates: int = 500  # chats looked at per look
+    # Rows claimed ahead of the slots (one statement for them all); more are claimed once half are gone. Enough
+    # for the channel's rate over a slow write (a planner batch holding SQLite's lock), few enough that a
+    # crash only has to put them back to pending.
+    claim_ahead: int = 40
 
 
 @dataclass
@@ -135,6 +141,7 @@ class Drain:
         default_language: str = "vi",
         options: DrainOptions | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        write_turn: AbstractAsyncContextManager[object] | None = None,
     ) -> None:
         self.db = db
         self.channel = channel
@@ -155,6 +162,13 @@ class Drain:
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_wait = self.options.poll_interval
         self._unsettled: dict[int, Outcome] = {}  # outcomes the database did not take yet
+        self._look: asyncio.Task[None] | None = None  # a look at the outbox running beside the sending
+        self._ready: list[QueuedMessage] = []  # claimed (`sending`), waiting for their slot, most urgent first
+        self._to_settle: dict[int, tuple[Outcome, asyncio.Future[None]]] = {}  # for the next settling write
+        self._settler: asyncio.Task[None] | None = None
+        # One writer at a time: the drain's writes never wait on each other in SQLite's busy handler, and a
+        # planner given the same lock (bot.jobs, on SQLite) lets them in between its batches.
+        self._write_turn: AbstractAsyncContextManager[object] = write_turn or asyncio.Lock()
         self.idle = False  # True after a look found nothing due, nothing in flight, nothing waiting
 
     # -- running ---------------------------------------------------------------------------------------
@@ -201,9 +215,28 @@ class Drain:
             await self.finish()
 
     async def finish(self) -> None:
+        if self._look is not None:
+            await asyncio.gather(self._look, return_exceptions=True)
+            self._look = None
         if self._tasks:
             await asyncio.wait(set(self._tasks))
+        if self._settler is not None:
+            await asyncio.gather(self._settler, return_exceptions=True)
         await self._settle_pending()
+        await self._release_ready()
+
+    async def _release_ready(self) -> None:
+        """Rows claimed ahead but not sent go back to pending, so that the next sender sends them."""
+        if not self._ready:
+            return
+        ready, self._ready = self._ready, []
+        for row in ready:
+            self._chats_in_flight.discard(row.chat_id)
+        try:
+            async with self._write_turn, self.db.session() as session:
+                await outbox.release(session, [row.id for row in ready])
+        except Exception:  # the next sender's recover() puts them back anyway
+            log.warning("could not put %d claimed outbox rows back to pending", len(ready))
 
     async def step(self) -> bool:
         """Dispatch one message if one can go now; False when there is nothing to do at the moment."""
@@ -212,30 +245,66 @@ class Drain:
         if len(self._tasks) >= options.max_in_flight:
             await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
             return True
-        now = self.monotonic()
-        if self._dirty or now - self._last_refresh >= options.refresh_interval:
-            await self._refresh()
-        candidate = self._pick(now)
-        if candidate is None and self._buffer == [] and now - self._last_refresh >= min(0.2, options.poll_interval):
-            await self._refresh()
-            candidate = self._pick(self.monotonic())
-        if candidate is None:
+        self._next_wait = options.poll_interval  # lowered by what must wait (_pick, _next_ready)
+        ahead = max(1, options.claim_ahead)
+        if len(self._ready) <= ahead // 2 or (self._dirty and len(self._ready) < ahead):
+            await self._feed(ahead - len(self._ready))
+        row = self._next_ready(self.monotonic())
+        if row is None:
             # Idle: the last look came after the last outcome and found nothing, and nothing is pending.
-            quiet = not self._tasks and not self._retry_at and not self._unsettled
+            quiet = not self._tasks and not self._retry_at and not self._unsettled and not self._ready
             self.idle = quiet and not self._buffer and self._last_refresh > self._last_outcome
             return False
         self.idle = False
-        self._buffer.remove(candidate)
-        claimed = await self._claim(candidate)
-        if claimed is None:
-            self._last_outcome = self.monotonic()
-            return True
-        self._chats_in_flight.add(claimed.chat_id)
+        self._ready.remove(row)
         await self.channel.take_slot()
-        task = asyncio.create_task(self._deliver(claimed), name=f"qmsbot-send-{claimed.id}")
+        task = asyncio.create_task(self._deliver(row), name=f"qmsbot-send-{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
+
+    async def _feed(self, wanted: int) -> None:
+        """Claim up to `wanted` more chats' first rows, looking at the outbox again when it is time.
+
+        With something to send meanwhile the look runs beside the sending: with a big backlog it reads every
+        due row (a GROUP BY), which must not hold up the slots."""
+        options = self.options
+        now = self.monotonic()
+        look = self._look
+        if look is not None and look.done():
+            self._look = None
+            self._look_result(look)
+            look = None
+        if look is None and (self._dirty or now - self._last_refresh >= options.refresh_interval):
+            if self._buffer or self._ready:
+                self._look = look = asyncio.create_task(self._refresh(), name="qmsbot-outbox-look")
+            else:
+                await self._refresh()
+        picked = self._pick(now, wanted)
+        if not picked and not self._buffer and not self._ready:
+            if look is not None:
+                await asyncio.wait([look])
+                self._look = None
+                self._look_result(look)
+                picked = self._pick(self.monotonic(), wanted)
+            elif now - self._last_refresh >= min(0.2, options.poll_interval):
+                await self._refresh()
+                picked = self._pick(self.monotonic(), wanted)
+        if picked:
+            await self._claim(picked)
+
+    @staticmethod
+    def _look_result(look: asyncio.Task[None]) -> None:
+        look.result()  # a look that failed (the database went away) stops the drain, as an inline one would
+
+    def _next_ready(self, now: float) -> QueuedMessage | None:
+        """The most urgent claimed row whose chat may receive a message now."""
+        for row in self._ready:
+            chat_wait = self.channel.chat_wait(row.chat_id)
+            if chat_wait <= 0:
+                return row
+            self._next_wait = min(self._next_wait, chat_wait)
+        return None
 
     async def _idle(self) -> None:
         timeout = max(0.005, min(self.options.poll_interval, self._next_wait))
@@ -269,9 +338,16 @@ class Drain:
                 if hold[0] not in self._unsettled:
                     self._forget_retry(hold[0], head.chat_id)
 
-    def _pick(self, now: float) -> Head | None:
+    def _pick(self, now: float, wanted: int) -> list[Head]:
+        """Up to `wanted` heads (taken out of the buffer) whose chat may receive a message now."""
         wait = self.options.poll_interval
-        for candidate in self._buffer:
+        picked: list[Head] = []
+        keep: list[Head] = []
+        for n, candidate in enumerate(self._buffer):
+            if len(picked) >= wanted:
+                keep.extend(self._buffer[n:])
+                break
+            keep.append(candidate)
             if candidate.chat_id in self._chats_in_flight:
                 continue
             hold = self._held.get(candidate.chat_id)
@@ -290,25 +366,39 @@ class Drain:
             if chat_wait > 0:
                 wait = min(wait, chat_wait)
                 continue
-            return candidate
-        self._next_wait = wait
-        return None
+            keep.pop()
+            picked.append(candidate)
+        self._buffer = keep
+        self._next_wait = min(self._next_wait, wait)
+        return picked
 
-    async def _claim(self, candidate: Head) -> QueuedMessage | None:
-        """`pending` → `sending` (committed) unless the row must not go (see `refusal`)."""
-        async with self.db.session() as session:
-            pending = await outbox.look(session, candidate.id)
-            if pending is None:
-                return None
-            refused = refusal(pending)
-            if refused is not None:
-                await outbox.settle(session, candidate.id, Outcome(refused.status, last_error=refused.error))
-                self.stats.counts[refused.stat] += 1
+    async def _claim(self, candidates: list[Head]) -> None:
+        """`pending` → `sending` (committed) for the rows that may still go (see `refusal`); they join `_ready`."""
+        refused: dict[int, Outcome] = {}
+        async with self._write_turn, self.db.session() as session:
+            found = await outbox.look_many(session, [c.id for c in candidates])
+            for candidate in candidates:
+                pending = found.get(candidate.id)
+                if pending is None:
+                    continue
+                why = refusal(pending)
+                if why is not None:
+                    refused[candidate.id] = Outcome(why.status, last_error=why.error)
+                    self.stats.counts[why.stat] += 1
+                    del found[candidate.id]
+            if refused:
+                await outbox.settle_many(session, refused)
+            claimed = await outbox.claim_many(session, list(found))
+        for candidate in candidates:
+            if candidate.id in refused:
                 self._forget_retry(candidate.id, candidate.chat_id)
-                return None
-            if not await outbox.claim(session, candidate.id):
-                return None
-            return replace(pending.message, attempts=pending.message.attempts + 1)
+        for candidate in candidates:
+            if candidate.id in claimed:
+                message = found[candidate.id].message
+                self._ready.append(replace(message, attempts=message.attempts + 1))
+                self._chats_in_flight.add(candidate.chat_id)
+        if len(claimed) < len(candidates):  # the chats of the others may have a next row: look again
+            self._last_outcome = self.monotonic()
 
     def _forget_retry(self, row_id: int, chat_id: int | None) -> None:
         self._retry_at.pop(row_id, None)
@@ -365,29 +455,43 @@ class Drain:
     async def _finish(self, row: QueuedMessage, outcome: Outcome) -> None:
         if outcome.status != OutboxStatus.PENDING:
             self._forget_retry(row.id, row.chat_id)
-        try:
-            async with self.db.session() as session:
-                await outbox.settle(session, row.id, outcome)
-        except Exception:  # the database is away: keep the outcome and write it at the next step
-            log.exception("could not record the outcome of outbox %s; will try again", row.key)
-            self._unsettled[row.id] = outcome
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._to_settle[row.id] = (outcome, done)
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.create_task(self._settle_loop(), name="qmsbot-settle")
+        await done
+
+    async def _settle_loop(self) -> None:
+        """Write the outcomes that ended meanwhile, all in one transaction, until none are left."""
+        while self._to_settle:
+            batch, self._to_settle = self._to_settle, {}
+            try:
+                async with self._write_turn, self.db.session() as session:
+                    await outbox.settle_many(session, {row_id: o for row_id, (o, _) in batch.items()})
+            except Exception:  # the database is away: keep the outcomes and write them at the next step
+                log.exception("could not record the outcome of %d outbox messages; will try again", len(batch))
+                self._unsettled.update({row_id: o for row_id, (o, _) in batch.items()})
+            for _, done in batch.values():
+                if not done.done():
+                    done.set_result(None)
 
     async def _settle_pending(self) -> None:
-        for row_id, outcome in list(self._unsettled.items()):
-            try:
-                async with self.db.session() as session:
-                    await outbox.settle(session, row_id, outcome)
-            except Exception:
-                log.warning("the database still refuses the outcome of outbox row %s", row_id)
-                return
-            del self._unsettled[row_id]
+        if not self._unsettled:
+            return
+        try:
+            async with self._write_turn, self.db.session() as session:
+                await outbox.settle_many(session, self._unsettled)
+        except Exception:
+            log.warning("the database still refuses the outcome of %d outbox rows", len(self._unsettled))
+            return
+        self._unsettled.clear()
 
     async def _blocked(self, row: QueuedMessage, reason: str) -> None:
         self.stats.counts["blocked"] += 1
         log.warning("outbox %s: chat %s cannot be reached: %s", row.key, row.chat_id, reason)
         self._forget_retry(row.id, row.chat_id)
         try:
-            async with self.db.session() as session:
+            async with self._write_turn, self.db.session() as session:
                 await outbox.settle(session, row.id, outbox.blocked(reason))
                 person_id = row.person_id
                 if person_id is None and row.chat_id > 0:

@@ -6,17 +6,19 @@ any number of times on any number of instances. The drain (scheduler.drain) hold
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Commitment, OutboxMessage, OutboxStatus, Person, Status
+
+_outbox = cast(Table, OutboxMessage.__table__)
 
 
 class OutboxKind(StrEnum):
@@ -212,30 +214,22 @@ async def recover(session: AsyncSession) -> int:
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
-async def look(session: AsyncSession, row_id: int) -> Pending | None:
-    """The row if it is still pending, with its person's reachability and its commitment's status and due date.
-
-    The person is the row's own, or for a row without one the person whose Telegram id is the chat.
-    """
-    found = (
-        await session.execute(
-            select(OutboxMessage, Person.reachable, Commitment.status, Commitment.due_date)
-            .outerjoin(
-                Person,
-                or_(
-                    Person.id == OutboxMessage.person_id,
-                    and_(OutboxMessage.person_id.is_(None), Person.telegram_id == OutboxMessage.chat_id),
-                ),
-            )
-            .outerjoin(Commitment, Commitment.id == OutboxMessage.commitment_id)
-            .where(OutboxMessage.id == row_id)
+def _pending_query(*where: Any) -> Any:
+    return (
+        select(OutboxMessage, Person.reachable, Commitment.status, Commitment.due_date)
+        .outerjoin(
+            Person,
+            or_(
+                Person.id == OutboxMessage.person_id,
+                and_(OutboxMessage.person_id.is_(None), Person.telegram_id == OutboxMessage.chat_id),
+            ),
         )
-    ).first()
-    if found is None:
-        return None
-    row, reachable, commitment_status, due_date = found
-    if row.status != OutboxStatus.PENDING:
-        return None
+        .outerjoin(Commitment, Commitment.id == OutboxMessage.commitment_id)
+        .where(*where)
+    )
+
+
+def _as_pending(row: OutboxMessage, reachable: bool | None, status: Status | None, due: date | None) -> Pending:
     message = QueuedMessage(
         id=row.id,
         key=row.key,
@@ -250,7 +244,54 @@ async def look(session: AsyncSession, row_id: int) -> Pending | None:
         file_id=row.file_id,
         attempts=row.attempts,
     )
-    return Pending(message, row.commitment_id, reachable, commitment_status, due_date)
+    return Pending(message, row.commitment_id, reachable, status, due)
+
+
+async def look(session: AsyncSession, row_id: int) -> Pending | None:
+    """The row if it is still pending, with its person's reachability and its commitment's status and due date.
+
+    The person is the row's own, or for a row without one the person whose Telegram id is the chat.
+    """
+    found = (await session.execute(_pending_query(OutboxMessage.id == row_id))).first()
+    if found is None:
+        return None
+    row, reachable, commitment_status, due_date = found
+    if row.status != OutboxStatus.PENDING:
+        return None
+    return _as_pending(row, reachable, commitment_status, due_date)
+
+
+async def look_many(session: AsyncSession, row_ids: Sequence[int]) -> dict[int, Pending]:
+    """`look` for many rows in one query: those still pending, by id (the drain claims a batch at a time)."""
+    if not row_ids:
+        return {}
+    found = await session.execute(
+        _pending_query(OutboxMessage.id.in_(list(row_ids)), OutboxMessage.status == OutboxStatus.PENDING)
+    )
+    return {row.id: _as_pending(row, reachable, status, due) for row, reachable, status, due in found}
+
+
+async def claim_many(session: AsyncSession, row_ids: Sequence[int]) -> set[int]:
+    """`claim` for many rows in one statement; returns the ids that were still pending and are now `sending`."""
+    if not row_ids:
+        return set()
+    result = await session.execute(
+        update(_outbox)
+        .where(_outbox.c.id.in_(list(row_ids)), _outbox.c.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, attempts=_outbox.c.attempts + 1)
+        .returning(_outbox.c.id)
+    )
+    return set(result.scalars())
+
+
+async def release(session: AsyncSession, row_ids: Sequence[int]) -> None:
+    """Claimed rows the drain did not send after all (it stopped): `pending` again, the claim not counted."""
+    if row_ids:
+        await session.execute(
+            update(_outbox)
+            .where(_outbox.c.id.in_(list(row_ids)), _outbox.c.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.PENDING, attempts=_outbox.c.attempts - 1)
+        )
 
 
 async def claim(session: AsyncSession, row_id: int) -> bool:
@@ -271,6 +312,41 @@ async def settle(session: AsyncSession, row_id: int, outcome: Outcome) -> None:
         .where(OutboxMessage.id == row_id)
         .values(**outcome.values())
         .execution_options(synchronize_session=False)
+    )
+
+
+_SETTLE_MANY = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status", type_=_outbox.c.status.type),
+        last_error=func.coalesce(bindparam("b_error", type_=_outbox.c.last_error.type), _outbox.c.last_error),
+        sent_at=func.coalesce(bindparam("b_sent_at", type_=_outbox.c.sent_at.type), _outbox.c.sent_at),
+        telegram_message_id=func.coalesce(
+            bindparam("b_message_id", type_=_outbox.c.telegram_message_id.type), _outbox.c.telegram_message_id
+        ),
+        attempts=func.coalesce(bindparam("b_attempts", type_=_outbox.c.attempts.type), _outbox.c.attempts),
+    )
+)
+
+
+async def settle_many(session: AsyncSession, outcomes: Mapping[int, Outcome]) -> None:
+    """`settle` for many rows: one cached statement run for all (a None column of an outcome stays as it is)."""
+    if not outcomes:
+        return
+    await session.execute(
+        _SETTLE_MANY,
+        [
+            {
+                "b_id": row_id,
+                "b_status": o.status,
+                "b_error": o.last_error,
+                "b_sent_at": o.sent_at,
+                "b_message_id": o.message_id,
+                "b_attempts": o.attempts,
+            }
+            for row_id, o in outcomes.items()
+        ],
     )
 
 

@@ -175,6 +175,29 @@ async def test_rows_left_sending_are_sent_again_and_a_busy_chat_waits(db: Databa
     assert stored["in-flight"].status == OutboxStatus.SENT and stored["in-flight"].attempts == 2
 
 
+async def test_a_drain_that_stops_leaves_no_claimed_row_behind(db: Database) -> None:
+    # The drain claims rows ahead of its slots; one that stops (lost the lead, shut down) gives back the ones it
+    # did not send, so the next sender sends each remaining row once and no attempt is counted for them.
+    await queue(db, *[note(f"c{chat}-{i}", chat) for i in range(3) for chat in range(1, 61)])
+    first = MemoryChannel()
+    drainer = Drain(db=db, channel=first, now=lambda: NOW, options=QUICK)
+    await drainer.run(lambda: len(first.delivered) < 10)
+
+    stored = await rows(db)
+    assert 10 <= len(first.delivered) < 180
+    assert not [key for key, row in stored.items() if row.status == OutboxStatus.SENDING]
+    sent_first = {m.key for m in first.delivered}
+    assert {key for key, row in stored.items() if row.status == OutboxStatus.SENT} == sent_first
+    assert {row.attempts for key, row in stored.items() if key not in sent_first} == {0}
+
+    second = MemoryChannel()
+    await drain(db, second)
+    assert Counter([*sent_first, *(m.key for m in second.delivered)]) == Counter(stored.keys())
+    for chat in range(1, 61):
+        keys = [m.key for m in (*first.delivered, *second.delivered) if m.chat_id == chat]
+        assert keys == [f"c{chat}-{i}" for i in range(3)]  # in order within each chat, across the two
+
+
 def test_the_claim_rules_and_the_retry_policy() -> None:
     def pending(kind: str, key: str, **facts: object) -> Pending:
         message = QueuedMessage(1, key, kind, 5, None, "", None, None, None, None, None, 0)

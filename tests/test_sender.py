@@ -572,6 +572,28 @@ async def test_overall_rate_is_paced_evenly() -> None:
     assert min(b - a for a, b in itertools.pairwise(times)) == pytest.approx(0.04)
 
 
+async def test_a_late_sender_gets_its_missed_slots_but_never_beyond_telegrams_limit() -> None:
+    clock = VirtualTime()
+    limiter = limiter_on(clock, overall_per_second=25)
+    log: list[tuple[float, Any]] = []
+    call = recorder(clock, log)
+    for chat in range(1, 201):
+        if chat % 20 == 10:
+            clock.now += 0.1  # the event loop was busy (a planner batch) for 100 ms
+        await send(limiter, call, chat, SendArgs(OUTBOX))
+    times = [at for at, _ in log]
+    # The 100 ms stalls cost nothing on average: 200 messages in 199 slots' time, as without them ...
+    assert times[-1] - times[0] == pytest.approx(199 / 25)
+    # ... and no second ever holds more than 28 of Telegram's 30.
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 28
+
+    clock.now += 5  # idle: nothing is banked, the next messages are paced evenly again
+    log.clear()
+    for chat in range(1, 6):
+        await send(limiter, call, chat, SendArgs(OUTBOX))
+    assert [round(b - a, 2) for (a, _), (b, _) in itertools.pairwise(log)] == [0.04] * 4
+
+
 async def test_private_chat_limits_outbox_strict_and_replies_with_a_burst() -> None:
     clock = VirtualTime()
     limiter = limiter_on(clock, overall_per_second=25, reply_burst=3)
