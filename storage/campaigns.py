@@ -194,8 +194,8 @@ async def confirm(session: AsyncSession, *, campaign: Campaign, actor_id: int | 
         }
         for commitment_id, unit_id in created
     ]
-    for batch in chunks(events, CHUNK * 5):
-        await session.execute(insert(Event), batch)
+    for batch in chunks(events, CHUNK * 5):  # the table, not the ORM entity: Core's executemany is ~3x faster
+        await session.execute(insert(cast(Table, Event.__table__)), batch)
     return Confirmation(Confirmed.CREATED, campaign, sorted(i for i, _ in created))
 
 

@@ -217,11 +217,11 @@ def report_workbook(lang: str, report: CampaignReport, *, today: date) -> bytes:
         *((t_text(lang, STANDING_WORDS[s]), report.count(s)) for s in TOTALS_ORDER),
         (t_text(lang, "Evidence files"), report.evidence_files),
     ]
-    for label, value in facts:
+    for row, (label, value) in enumerate(facts, start=1):
         summary.append([label, value])
-        summary.cell(summary.max_row, 1).font = bold
+        summary.cell(row, 1).font = bold
         if isinstance(value, date):
-            summary.cell(summary.max_row, 2).number_format = "DD/MM/YYYY"
+            summary.cell(row, 2).number_format = "DD/MM/YYYY"
     summary.column_dimensions["A"].width = 22
     summary.column_dimensions["B"].width = 60
 
@@ -237,7 +237,7 @@ def report_workbook(lang: str, report: CampaignReport, *, today: date) -> bytes:
     for index, (_, width) in enumerate(UNIT_COLUMNS, start=1):
         units.column_dimensions[get_column_letter(index)].width = width
         units.cell(1, index).font = bold
-    for line in report.lines:
+    for row, line in enumerate(report.lines, start=2):  # (a sheet's max_row scans every cell: not in a loop)
         overdue = (today - line.due).days if line.standing == Standing.OVERDUE else None
         late = (line.done_on - line.due).days if line.standing == Standing.DONE_LATE and line.done_on else None
         units.append(
@@ -255,9 +255,9 @@ def report_workbook(lang: str, report: CampaignReport, *, today: date) -> bytes:
             ]
         )
         for column in (6, 7):
-            units.cell(units.max_row, column).number_format = "DD/MM/YYYY"
+            units.cell(row, column).number_format = "DD/MM/YYYY"
     units.freeze_panes = "A2"
-    units.auto_filter.ref = f"A1:{get_column_letter(len(UNIT_COLUMNS))}{max(units.max_row, 2)}"
+    units.auto_filter.ref = f"A1:{get_column_letter(len(UNIT_COLUMNS))}{max(len(report.lines) + 1, 2)}"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
