@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from bench import BELOW_TARGET
 from bench.database import small_run_urls
 
-BENCHMARKS = ("planner", "sender", "digest", "broadcast", "process")
+BENCHMARKS = ("planner", "sender", "digest", "broadcast", "process", "campaign")
 
 
 def _load(name: str) -> object | None:

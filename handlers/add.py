@@ -17,6 +17,7 @@ from telegram.ext import (
     filters,
 )
 
+from handlers import campaigns
 from handlers.base import (
     Request,
     UsageError,
@@ -101,7 +102,8 @@ def _check_title(title: str) -> str:
 
 @command("add")
 async def add_one_line(req: Request) -> None:
-    """`/add <unit_code> <due date> <legal|internal> <title>`"""
+    """`/add <unit_code> <due date> <legal|internal> <title>`; with `@UNIT1,UNIT2`, `@UNIT/*` or `@all` in place
+    of the unit, a campaign (handlers.campaigns: a preview first)."""
     spec = req.command("add")
     if len(req.args) < 4:
         raise UsageError(spec, "Something is missing.")
@@ -112,6 +114,9 @@ async def add_one_line(req: Request) -> None:
     text = req.message.text or ""
     title = _check_title(text.strip().split(maxsplit=4)[4] if len(text.split()) > 4 else "")
     _check_due(req, due)
+    if unit_code.startswith("@"):
+        await campaigns.preview(req, selector=unit_code, title=title, kind=KINDS[kind_text.lower()], due=due)
+        return
     await _create(req, unit_code=unit_code, title=title, kind=KINDS[kind_text.lower()], due=due, legal_basis="")
 
 

@@ -11,6 +11,7 @@ from telegram import CallbackQuery, Message, Update
 
 from handlers.base import Request, UserError, answer, build_request, decision_refusal, edit_pressed, refusal
 from handlers.broadcast import broadcast_press
+from handlers.campaigns import campaign_press
 from handlers.context import Context
 from handlers.corrections import ask_reason, decide, remind_later
 from handlers.notify import closed_request_notice, wake_sender
@@ -23,6 +24,7 @@ from storage.status import Change, Outcome, evidence_of, mark_done, set_progress
 from texts import corrections as correction_texts
 from texts.keyboards import (
     BroadcastPress,
+    CampaignPress,
     CommitmentPress,
     DecisionPress,
     EvidencePress,
@@ -60,6 +62,8 @@ async def on_button(update: Update, context: Context) -> None:
             await answer(query, refusal(req, req.command("broadcast")), alert=True)
             return
         await broadcast_press(req, query, press)
+    elif isinstance(press, CampaignPress):
+        await campaign_press(req, query, press)
     else:
         await evidence_press(req, query, press)
 

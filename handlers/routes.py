@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from core.i18n import N_
-from handlers import add, broadcast, corrections, digest, invites, overdue, register_files, start, status, tasks, units
+from handlers import (
+    add,
+    broadcast,
+    campaigns,
+    corrections,
+    digest,
+    invites,
+    overdue,
+    register_files,
+    start,
+    status,
+    tasks,
+    units,
+)
 from handlers.commands import Audience, CommandSpec
 
 # In the order of /help and of the command menu. /help reads it through the context (BotData.commands), as
@@ -84,9 +97,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "add",
         Audience.COMMITTEE,
         N_("Add a commitment (without arguments: step by step)"),
-        N_("/add <unit code> <due date> <legal|internal> <title>"),
+        N_("/add <unit code> <due date> <legal|internal> <title> (a campaign: @UNIT1,UNIT2, @UNIT/* or @all)"),
         add.entry,
         dialogue=add.conversation,
+    ),
+    CommandSpec(
+        "campaign",
+        Audience.COMMITTEE,
+        N_("How each unit stands in a campaign, and its .xlsx"),
+        N_("/campaign <number> (or C<number>)"),
+        campaigns.campaign,
     ),
     CommandSpec(
         "edit",

@@ -24,26 +24,30 @@ async def announce_new(
     """Queue the notices of these new commitments, in the caller's transaction; how many were queued. A unit
     without a reachable focal point gets none here: the planner's "no focal point" warning covers it."""
     ids = sorted(set(commitment_ids))
-    unit_ids: set[int] = set()
+    unit_of: dict[int, int] = {}
     for chunk in chunks(ids, 500):
-        unit_ids.update(await session.scalars(select(Commitment.unit_id).where(Commitment.id.in_(chunk))))
-    people = await units_people(session, unit_ids)
+        rows = await session.execute(select(Commitment.id, Commitment.unit_id).where(Commitment.id.in_(chunk)))
+        unit_of.update(rows.tuples().all())
+    people = await units_people(session, set(unit_of.values()))
     # A national import mostly reaches units nobody is linked to yet: only those with someone to tell are read.
     told = {unit_id for unit_id, members in people.items() if focal_recipients(members)}
     if not told:
         return 0
     by_unit: dict[int, list[Commitment]] = defaultdict(list)
-    for chunk in chunks(ids, 500):
-        query = select(Commitment).where(Commitment.id.in_(chunk), Commitment.unit_id.in_(sorted(told)))
-        for commitment in await session.scalars(query):
+    # Chosen by id, not by `unit_id IN (told)`: a campaign tells thousands of units, a list too long to repeat.
+    for chunk in chunks([i for i in ids if unit_of.get(i) in told], 500):
+        for commitment in await session.scalars(select(Commitment).where(Commitment.id.in_(chunk))):
             by_unit[commitment.unit_id].append(commitment)
     units = await units_info(session, by_unit)
     messages: list[Outgoing] = []
     for unit_id, items in by_unit.items():
         items.sort(key=lambda c: (c.due_date, c.id))
         content = content_id(c.id for c in items)
+        texts: dict[str, str] = {}  # rendered once per unit and language (a campaign tells thousands of units)
         for person in focal_recipients(people[unit_id]):
             lang = person.language or default_language
+            if lang not in texts:
+                texts[lang] = new_commitments_text(lang, units[unit_id], items, day=today)
             messages.append(
                 Outgoing(
                     key=NEW_COMMITMENT.key(content, person.id),
@@ -51,7 +55,7 @@ async def announce_new(
                     chat_id=person.telegram_id,
                     person_id=person.id,
                     commitment_id=items[0].id if len(items) == 1 else None,
-                    text=new_commitments_text(lang, units[unit_id], items, day=today),
+                    text=texts[lang],
                 )
             )
     return await enqueue(session, messages, now=now)

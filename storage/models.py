@@ -219,6 +219,8 @@ class Commitment(Base):
     next_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # The due date whose escalation was queued: an escalation goes out once per occurrence.
     escalated_for: Mapped[date | None] = mapped_column(Date)
+    # The campaign (one request to many units) this commitment is the unit's part of; NULL for a lone one.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
 
     @property
     def is_open(self) -> bool:
@@ -374,6 +376,37 @@ class Broadcast(Base):
         _enum(BroadcastStatus, "broadcast_status"), default=BroadcastStatus.DRAFT, index=True
     )
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"  # previewed, waiting for "Confirm": no commitment exists yet
+    CREATED = "created"  # confirmed: one commitment per unit, each with campaign_id
+    CANCELLED = "cancelled"
+
+
+class Campaign(Base):
+    """The same commitment for many units (`/add @…`): a preview (draft) first, then one commitment per unit.
+
+    `number` is the `C<n>` people see, given at "Confirm" so that cancelled previews leave no gaps.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int | None] = mapped_column(Integer, unique=True)
+    status: Mapped[CampaignStatus] = mapped_column(
+        _enum(CampaignStatus, "campaign_status"), default=CampaignStatus.DRAFT
+    )
+    title: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[Kind] = mapped_column(_enum(Kind, "kind"))
+    due_date: Mapped[date] = mapped_column(Date)
+    # What the secretary typed (`@VPB/*`), shown back; the units it named when previewed are `unit_ids`.
+    selector: Mapped[str] = mapped_column(String(500), default="")
+    unit_ids: Mapped[list[int]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def row_dict(obj: Any) -> dict[str, Any]:

@@ -19,6 +19,8 @@ _COMMITMENT = re.compile(r"c:(\d{1,12}):(done|p25|p50|p75|ext|info|snz|undo|keep
 _DECISION = re.compile(r"x:(\d{1,12}):(ok|no)")
 _EVIDENCE = re.compile(r"f:(\d{1,12})")
 _BROADCAST = re.compile(r"b:(\d{1,12}):(send|cancel)")
+# a campaign (by its row id): confirm or cancel the preview, or get the report as .xlsx
+_CAMPAIGN = re.compile(r"k:(\d{1,12}):(ok|no|xlsx)")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,13 @@ class BroadcastPress:
     send: bool
 
 
-Press = CommitmentPress | DecisionPress | EvidencePress | BroadcastPress
+@dataclass(frozen=True)
+class CampaignPress:
+    campaign_id: int
+    action: str  # ok (create it), no (cancel the preview), xlsx (the report as a workbook)
+
+
+Press = CommitmentPress | DecisionPress | EvidencePress | BroadcastPress | CampaignPress
 
 
 def parse_callback(data: str | None) -> Press | None:
@@ -64,6 +72,8 @@ def parse_callback(data: str | None) -> Press | None:
         return EvidencePress(int(match.group(1)))
     if match := _BROADCAST.fullmatch(data):
         return BroadcastPress(int(match.group(1)), match.group(2) == "send")
+    if match := _CAMPAIGN.fullmatch(data):
+        return CampaignPress(int(match.group(1)), match.group(2))
     return None
 
 
@@ -132,6 +142,23 @@ def broadcast_keyboard(lang: str, broadcast_id: int, recipients: int) -> dict[st
             ]
         ]
     }
+
+
+def campaign_preview_keyboard(lang: str, campaign_id: int, units: int) -> dict[str, Any]:
+    """Under a campaign's preview: create it for that many units, or cancel (nothing is written before)."""
+    return {
+        "inline_keyboard": [
+            [
+                _button("✅ " + t_text(lang, "Create for {count} units", count=units), f"k:{campaign_id}:ok"),
+                _button("✖ " + t_text(lang, "Cancel"), f"k:{campaign_id}:no"),
+            ]
+        ]
+    }
+
+
+def campaign_report_keyboard(lang: str, campaign_id: int) -> dict[str, Any]:
+    """Under /campaign: the same report as an Excel file, with the evidence files' names."""
+    return {"inline_keyboard": [[_button("📊 " + t_text(lang, "Excel file (.xlsx)"), f"k:{campaign_id}:xlsx")]]}
 
 
 def decision_keyboard(lang: str, request_id: int) -> dict[str, Any]:

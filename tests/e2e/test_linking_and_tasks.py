@@ -123,7 +123,7 @@ async def test_help_lists_exactly_what_each_role_may_run(bot: Harness) -> None:
     assert "/task <số> (hoặc bấm /task_<số>) — Chi tiết và lịch sử một nhiệm vụ" in focal_help
     secretary_help = await bot.ask(SECRETARY, "/help")
     committee = {"/units", "/invite", "/add", "/edit", "/close", "/reopen", "/approve", "/reject", "/overdue"}
-    committee |= {"/broadcast", "/digest", "/export"}
+    committee |= {"/campaign", "/broadcast", "/digest", "/export"}
     assert commands(secretary_help) == member | {"/snooze"} | committee
     # in the form each may run it: a secretary invites secretaries of a unit, only an admin of the whole register
     assert "/invite secretary <mã đơn vị>" in secretary_help

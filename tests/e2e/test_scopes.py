@@ -197,3 +197,30 @@ async def test_a_ministry_secretary_is_refused_everything_outside_the_ministry(l
     digest = str(shown["text"])
     assert "Phạm vi quản lý: Bộ Nội vụ (BNV) và các đơn vị trực thuộc" in digest
     assert "BTC" not in digest and "Bộ Tài chính" not in digest
+
+
+async def test_the_new_workflow_commands_and_campaigns_stay_inside_the_scope(live: Harness) -> None:
+    bot = live
+    ids = await _setup(bot)
+    theirs, ours = ids["theirs"], ids["ours"]
+    before = await _state(bot, theirs)
+    for command in (
+        f"/edit {theirs} title X",
+        f"/close {theirs} trùng",
+        f"/reopen {theirs}",
+        f"/approve {theirs}",
+        f"/reject {theirs} không",
+        f"/extend {theirs} 20/01/2027 lý do",
+        f"/task_{theirs}",
+    ):
+        reply = await _answer_with(bot, MINISTRY, command, "#")
+        assert f"Không tìm thấy nhiệm vụ #{theirs}" in reply, (command, reply)
+    assert "Tài chính" not in await _answer_with(bot, MINISTRY, "/find ke hoach", "ìm")
+    assert await _state(bot, theirs) == before
+    # inside the scope the same commands work
+    assert "Đã sửa" in await _answer_with(bot, MINISTRY, f"/edit {ours} title Kế hoạch ISO 2027", "#")
+    # a campaign: a unit outside the scope refuses it whole; @all is the scope's units
+    refused = await _answer_with(bot, MINISTRY, "/add @BNV-VP,BTC-VP 20/01/2027 internal Báo cáo", "BTC-VP")
+    assert "Đơn vị BTC-VP nằm ngoài phạm vi quản lý" in refused
+    preview = await _answer_with(bot, MINISTRY, "/add @all 20/01/2027 internal Báo cáo quý", "Đợt giao")
+    assert "3 đơn vị" in preview and "BTC" not in preview
