@@ -37,6 +37,7 @@ class OutboxKind(StrEnum):
     EXTENSION_DECISION = "decision"
     NEW_COMMITMENT = "new_commitment"
     DUE_CHANGED = "due_changed"  # /edit moved a deadline: told to the unit
+    GROUP_UNLINKED = "group_unlinked"  # a unit's group chat no longer gets its messages: told to the unit
 
 
 @dataclass
