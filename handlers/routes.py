@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from core.i18n import N_
-from handlers import add, broadcast, corrections, digest, invites, overdue, register_files, start, status, tasks, units
+from handlers import (
+    add,
+    broadcast,
+    corrections,
+    digest,
+    groups,
+    invites,
+    overdue,
+    register_files,
+    start,
+    status,
+    tasks,
+    units,
+)
 from handlers.commands import Audience, CommandSpec
 
 # In the order of /help and of the command menu. /help reads it through the context (BotData.commands), as
@@ -68,6 +81,20 @@ COMMANDS: tuple[CommandSpec, ...] = (
         N_("One more reminder later (default: the next working day)"),
         N_("/snooze <number> [working days]"),
         corrections.snooze_command,
+    ),
+    CommandSpec(
+        "linkgroup",
+        Audience.MEMBER,
+        N_("In a group chat: make it the unit's group (its reminders come there too)"),
+        N_("/linkgroup <unit code>"),
+        groups.linkgroup,
+    ),
+    CommandSpec(
+        "unlinkgroup",
+        Audience.MEMBER,
+        N_("In a group chat: it is no longer the unit's group"),
+        N_("/unlinkgroup"),
+        groups.unlinkgroup,
     ),
     CommandSpec(
         "units", Audience.COMMITTEE, N_("Units, focal points, open and overdue counts"), N_("/units"), units.units

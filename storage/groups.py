@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.events import record
 from storage.members import Actor
 from storage.models import Role, Unit, UnitGroup
+from storage.planning import replan
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ async def unit_groups(session: AsyncSession, unit_ids: Iterable[int]) -> dict[in
 async def link_group(
     session: AsyncSession, *, unit: Unit, chat_id: int, title: str, person_id: int | None, now: datetime
 ) -> LinkResult:
-    """Make the group chat the unit's group (the caller has checked who may), with its event."""
+    """Make the group chat the unit's group (the caller has checked who may), with its event, and replan the
+    unit's open commitments."""
     current = await group_of_chat(session, chat_id=chat_id)
     if current is not None:
         if current.unit_id != unit.id:
@@ -90,6 +92,9 @@ async def link_group(
     session.add(UnitGroup(unit_id=unit.id, chat_id=chat_id, title=title, linked_by_id=person_id, linked_at=now))
     record(session, at=now, action="group_linked", actor_id=person_id, unit_id=unit.id, note=title)
     await session.flush()
+    # As for a person linked later: at the next tick the group gets the latest due reminder of each open
+    # commitment (one each; the unit's focal points already have theirs, under their own keys).
+    await replan(session, unit_ids=[unit.id])
     return LinkResult(LinkOutcome.MOVED if previous is not None else LinkOutcome.LINKED, unit, previous_title)
 
 
