@@ -428,6 +428,33 @@ async def test_groups_and_privacy_mode(emu: Emulator, bot: Bot) -> None:
     assert chat.title == "Tổ ISO"
 
 
+@pytest.mark.parametrize(("supergroup", "gone"), [(False, "left"), (True, "kicked")])
+async def test_the_bot_removed_from_a_group_and_added_back(
+    emu: Emulator, bot: Bot, supergroup: bool, gone: str
+) -> None:
+    emu.add_group(-300, "Nhóm VPB", [AN, BINH], supergroup=supergroup)
+    emu.remove_bot(-300, BINH)
+    (update,) = await bot.get_updates()
+    change = update.my_chat_member
+    assert change is not None and change.chat.type == ("supergroup" if supergroup else "group")
+    assert change.from_user.id == BINH
+    assert (change.old_chat_member.status, change.new_chat_member.status) == ("member", gone)
+    assert (await bot.get_chat_member(-300, emu.bot_user["id"])).status == gone
+    # Removed: it cannot write there, and sees nothing of the group, commands included.
+    with pytest.raises(Forbidden, match="group chat"):
+        await bot.send_message(-300, "Nhắc việc")
+    await emu.send_message(AN, "/tasks", chat_id=-300)
+    emu.add_bot(-300, AN)
+    (update,) = await bot.get_updates(offset=update.update_id + 1)
+    assert update.my_chat_member is not None
+    assert (update.my_chat_member.old_chat_member.status, update.my_chat_member.new_chat_member.status) == (
+        gone,
+        "member",
+    )
+    await bot.send_message(-300, "Nhắc việc")
+    assert emu.bot_messages(-300)[-1]["text"] == "Nhắc việc"
+
+
 async def test_long_poll_waits_for_an_update(emu: Emulator, bot: Bot) -> None:
     async def later() -> None:
         await asyncio.sleep(0.3)

@@ -242,9 +242,47 @@ class Emulator:
         """Create (or rename) a Telegram user; they have not started the bot yet."""
         return self.world.add_user(user_id, first_name, last_name, username, language_code)
 
-    def add_group(self, chat_id: int, title: str, member_ids: list[int] | tuple[int, ...] = ()) -> Json:
-        """Create a group (negative id) with the bot and the given users in it."""
-        return self.world.add_group(chat_id, title, member_ids)
+    def add_group(
+        self, chat_id: int, title: str, member_ids: list[int] | tuple[int, ...] = (), *, supergroup: bool = False
+    ) -> Json:
+        """Create a group (negative id; a supergroup when asked) with the bot and the given users in it."""
+        return self.world.add_group(chat_id, title, member_ids, supergroup=supergroup)
+
+    def remove_bot(self, chat_id: int, by_user_id: int) -> None:
+        """A member removes the bot from a group: my_chat_member member -> left (a basic group) or kicked (a
+        supergroup), as Telegram sends it; the bot sees nothing of the group and cannot write to it any more."""
+        self._set_bot_status(chat_id, by_user_id, present=False)
+
+    def add_bot(self, chat_id: int, by_user_id: int) -> None:
+        """A member adds the bot (back) to a group: my_chat_member left/kicked -> member."""
+        self._set_bot_status(chat_id, by_user_id, present=True)
+
+    def _set_bot_status(self, chat_id: int, by_user_id: int, *, present: bool) -> None:
+        world = self.world
+        chat = self._chat_of(by_user_id, chat_id)
+        if not chat.is_group:
+            raise EmulatorError("only a group's member can add or remove the bot; a user blocks it instead")
+        new_status = "member" if present else ("kicked" if chat.chat["type"] == "supergroup" else "left")
+        if (chat.bot_status == "member") == present:
+            return
+        bot = dict(world.bot_sender)
+
+        def member(status: str) -> Json:
+            return {"status": status, "user": bot, **({"until_date": 0} if status == "kicked" else {})}
+
+        old = member(chat.bot_status)
+        chat.bot_status = new_status
+        world.push_update(
+            "my_chat_member",
+            {
+                "chat": {k: v for k, v in chat.chat.items() if k != "all_members_are_administrators"},
+                "from": dict(world.users[by_user_id].user),
+                "date": world.now(),
+                "old_chat_member": old,
+                "new_chat_member": member(new_status),
+            },
+        )
+        world.emit({"type": "bot_added" if present else "bot_removed", "chat_id": chat_id})
 
     def _chat_of(self, user_id: int, chat_id: int | None) -> ChatState:
         self.world.user(user_id)
@@ -277,6 +315,8 @@ class Emulator:
 
     def _bot_sees(self, chat: ChatState, message: Json) -> bool:
         """Privacy mode: in groups the bot gets commands, replies to it and mentions of it only."""
+        if chat.is_group and chat.bot_status != "member":
+            return False
         if not chat.is_group or not self.world.privacy_mode:
             return True
         username = "@" + self.world.bot_user["username"].lower()
