@@ -276,3 +276,13 @@ async def test_a_group_gets_at_most_twenty_messages_a_minute() -> None:
         assert sent[first + 20] - sent[first] >= 60.0
     assert sent[19] - sent[0] < 1.0  # the first twenty at once
     assert sent[-1] - sent[0] < 2 * 60.0 + 5.0  # the rest as soon as the window allows
+
+
+async def test_the_group_menu_offers_linking_the_private_one_does_not(bot: Harness) -> None:
+    private = {c["command"] for c in bot.emulator.commands(language_code="vi")}
+    groups = {c["command"]: c["description"] for c in bot.emulator.commands({"type": "all_group_chats"}, "vi")}
+    assert "linkgroup" not in private and "unlinkgroup" not in private
+    assert set(groups) == private | {"linkgroup", "unlinkgroup"}
+    assert groups["linkgroup"] == "Trong nhóm Telegram: đặt làm nhóm của đơn vị (nhắc việc cũng gửi vào nhóm)"
+    english = {c["command"] for c in bot.emulator.commands({"type": "all_group_chats"})}
+    assert english == set(groups)
