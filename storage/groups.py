@@ -18,7 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.events import record
 from storage.members import Actor
 from storage.models import Role, Unit, UnitGroup
+from storage.outbox import fail_pending_of_chat
 from storage.planning import replan
+
+UNLINKED_ERROR = "the group is no longer the unit's group"
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ async def link_group(
     if previous is not None:
         previous_title = previous.title
         record(session, at=now, action="group_unlinked", actor_id=person_id, unit_id=unit.id, note=previous.title)
+        await fail_pending_of_chat(session, chat_id=previous.chat_id, error=UNLINKED_ERROR)
         await session.delete(previous)
         await session.flush()
     session.add(UnitGroup(unit_id=unit.id, chat_id=chat_id, title=title, linked_by_id=person_id, linked_at=now))
@@ -117,6 +121,8 @@ async def unlink_group(
     title = current.title
     event = record(session, at=now, action="group_unlinked", actor_id=person_id, unit_id=unit.id, note=reason or title)
     await session.execute(delete(UnitGroup).where(UnitGroup.id == current.id))
+    # What was queued for the group and not sent yet stays unsent: the group asked for nothing more.
+    await fail_pending_of_chat(session, chat_id=chat_id, error=UNLINKED_ERROR)
     await session.flush()
     return Unlinked(unit, title, event.id)
 

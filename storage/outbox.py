@@ -291,3 +291,14 @@ async def sent_copies(session: AsyncSession, *, key_prefix: str) -> list[tuple[i
         )
     )
     return [(chat, int(message), text) for chat, message, text in rows.tuples() if message is not None]
+
+
+async def fail_pending_of_chat(session: AsyncSession, *, chat_id: int, error: str) -> int:
+    """Every pending row of a chat that should get nothing more (a group no longer linked) fails unsent."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.FAILED, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

@@ -10,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 
 from scheduler.digest import plan_digests
 from storage.db import Database
-from storage.groups import LinkOutcome, acting_in_group, link_group, unit_groups, unlink_group
+from storage.groups import UNLINKED_ERROR, LinkOutcome, acting_in_group, link_group, unit_groups, unlink_group
 from storage.members import Actor
-from storage.models import Event, Role, Unit, UnitGroup
+from storage.models import Event, OutboxStatus, Role, Unit, UnitGroup
+from storage.outbox import OutboxKind, Outgoing, enqueue
 from tests.test_digest import CREATED, NOW, add_unit, outbox, settings, world
 
 GROUP, OTHER = -1001, -1002
@@ -85,3 +86,21 @@ async def test_the_weekly_list_of_a_unit_also_goes_to_its_group(db: Database) ->
     # Planned again: nothing new.
     await plan_digests(db, settings=settings(), now=NOW)
     assert len(await outbox(db, "unitdigest:")) == len(rows)
+
+
+async def test_what_was_queued_for_a_group_is_not_sent_once_it_is_unlinked(db: Database) -> None:
+    vp = await _unit(db, await add_unit(db, "VP", "Văn phòng Bộ"))
+    async with db.session() as session:
+        await link_group(session, unit=vp, chat_id=GROUP, title="Nhóm VP", person_id=None, now=CREATED)
+        await enqueue(
+            session,
+            [
+                Outgoing(key=f"new:abc:{GROUP}", kind=OutboxKind.NEW_COMMITMENT, chat_id=GROUP, text="🆕"),
+                Outgoing(key="new:abc:7", kind=OutboxKind.NEW_COMMITMENT, chat_id=7, person_id=None, text="🆕"),
+            ],
+            now=CREATED,
+        )
+        await unlink_group(session, chat_id=GROUP, person_id=None, now=CREATED)
+    rows = {r.chat_id: r for r in await outbox(db, "new:")}
+    assert rows[GROUP].status == OutboxStatus.FAILED and rows[GROUP].last_error == UNLINKED_ERROR
+    assert rows[7].status == OutboxStatus.PENDING
