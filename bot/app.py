@@ -29,7 +29,7 @@ from bot.jobs import install_jobs, notify_outbox
 from bot.ratelimit import TelegramRateLimiter
 from core.i18n import normalise_language, t, t_text
 from core.settings import Settings
-from handlers import add, buttons, fallback, membership, start, status
+from handlers import add, buttons, fallback, groups, membership, start, status
 from handlers.base import GROUP_SETUP
 from handlers.commands import Audience, menu
 from handlers.context import CONTEXT_TYPES, BotApplication, Context
@@ -93,7 +93,8 @@ def build_application(
 
 
 def register_handlers(application: BotApplication) -> None:
-    application.add_handler(membership.handler())  # my_chat_member: blocked / unblocked
+    application.add_handler(membership.handler())  # my_chat_member: blocked / unblocked, removed from a group
+    application.add_handler(MessageHandler(f.StatusUpdate.MIGRATE, groups.migrated))  # a group became a supergroup
     application.bot_data.set_commands(COMMANDS)
     # Each listed command (handlers.routes); /add's dialogue, while it runs, takes the secretary's plain text and
     # buttons: it comes before the handlers of plain text and buttons below.

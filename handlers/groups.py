@@ -6,18 +6,23 @@ everywhere, `Request.roles`). Being removed from a group unlinks it too (handler
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
 
 from handlers.base import Request, UserError, command, expect_args
+from handlers.context import Context
 from handlers.notify import wake_sender
 from scheduler.notices import GROUP_UNLINKED
-from storage.groups import LinkOutcome, Unlinked, link_group, unlink_group
+from storage.groups import LinkOutcome, Unlinked, link_group, move_group, unlink_group
 from storage.members import reachable_focal_points
 from storage.outbox import Outgoing, enqueue
 from storage.register import find_unit
 from texts.groups import already_linked_text, group_unlinked_text, linked_text, unlinked_text
+
+log = logging.getLogger(__name__)
 
 
 def _group_only(req: Request) -> None:
@@ -90,6 +95,25 @@ async def unlinkgroup(req: Request) -> None:
         )
     await req.reply(unlinked_text(req.lang, unlinked.unit))
     wake_sender(req.context)
+
+
+async def migrated(update: Update, context: Context) -> None:
+    """A group became a supergroup (a new chat id): a unit's group link follows it."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id is not None:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id is not None:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    services = context.bot_data.services
+    async with services.db.session() as session:
+        unit = await move_group(session, old_chat_id=old, new_chat_id=new, now=services.now())
+    if unit is not None:
+        log.info("the group of %s became the supergroup %s (was %s)", unit.code, new, old)
+        wake_sender(context)
 
 
 async def tell_unit(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.events import record
 from storage.members import Actor
 from storage.models import Role, Unit, UnitGroup
-from storage.outbox import fail_pending_of_chat
+from storage.outbox import fail_pending_of_chat, readdress_pending
 from storage.planning import replan
 
 UNLINKED_ERROR = "the group is no longer the unit's group"
@@ -125,6 +125,18 @@ async def unlink_group(
     await fail_pending_of_chat(session, chat_id=chat_id, error=UNLINKED_ERROR)
     await session.flush()
     return Unlinked(unit, title, event.id)
+
+
+async def move_group(session: AsyncSession, *, old_chat_id: int, new_chat_id: int, now: datetime) -> Unit | None:
+    """A unit's group became a supergroup, with a new chat id: the link and what is pending follow it. Telegram
+    tells it twice (in the old group and in the new one): the second time changes nothing. The unit, if any."""
+    current = await group_of_chat(session, chat_id=old_chat_id)
+    if current is None:
+        return None
+    current.chat_id = new_chat_id
+    record(session, at=now, action="group_moved", unit_id=current.unit_id, old_value=old_chat_id, new_value=new_chat_id)
+    await readdress_pending(session, old_chat_id=old_chat_id, new_chat_id=new_chat_id)
+    return await session.get(Unit, current.unit_id)
 
 
 def acting_in_group(actor: Actor, unit_id: int | None) -> Actor:

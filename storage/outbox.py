@@ -302,3 +302,14 @@ async def fail_pending_of_chat(session: AsyncSession, *, chat_id: int, error: st
         .execution_options(synchronize_session=False)
     )
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+async def readdress_pending(session: AsyncSession, *, old_chat_id: int, new_chat_id: int) -> int:
+    """A group that became a supergroup has a new id: what is pending for it goes there."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == old_chat_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(chat_id=new_chat_id)
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

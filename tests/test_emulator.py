@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
@@ -453,6 +453,23 @@ async def test_the_bot_removed_from_a_group_and_added_back(
     )
     await bot.send_message(-300, "Nhắc việc")
     assert emu.bot_messages(-300)[-1]["text"] == "Nhắc việc"
+
+
+async def test_a_group_upgraded_to_a_supergroup_moves_to_its_new_id(emu: Emulator, bot: Bot) -> None:
+    emu.add_group(-400, "Nhóm VPB", [AN, BINH])
+    emu.upgrade_group(-400, -1000000000400, AN)
+    old, new = await bot.get_updates()
+    assert old.message is not None and old.message.migrate_to_chat_id == -1000000000400
+    assert old.message.chat.id == -400 and old.message.from_user is not None and old.message.from_user.id == AN
+    assert new.message is not None and new.message.migrate_from_chat_id == -400
+    assert new.message.chat.type == "supergroup" and new.message.chat.id == -1000000000400
+    with pytest.raises(ChatMigrated) as raised:
+        await bot.send_message(-400, "Nhắc việc")
+    assert raised.value.new_chat_id == -1000000000400
+    await bot.send_message(-1000000000400, "Nhắc việc")
+    assert emu.bot_messages(-1000000000400)[-1]["text"] == "Nhắc việc"
+    with pytest.raises(EmulatorError):
+        emu.upgrade_group(-1000000000400, -1000000000401, AN)  # a supergroup is not upgraded again
 
 
 async def test_long_poll_waits_for_an_update(emu: Emulator, bot: Bot) -> None:

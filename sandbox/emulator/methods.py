@@ -134,6 +134,10 @@ class BotMethods:
             )
         if chat is None:
             raise bad_request("chat not found")
+        if chat.migrated_to is not None:
+            raise ApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=chat.migrated_to
+            )
         if sending and chat.is_group and chat.bot_status != "member":
             kind = "supergroup chat" if chat.chat["type"] == "supergroup" else "group chat"
             raise forbidden(

@@ -248,6 +248,34 @@ class Emulator:
         """Create a group (negative id; a supergroup when asked) with the bot and the given users in it."""
         return self.world.add_group(chat_id, title, member_ids, supergroup=supergroup)
 
+    def upgrade_group(self, chat_id: int, new_chat_id: int, by_user_id: int) -> Json:
+        """A basic group becomes a supergroup with a new id, as Telegram does it: the old group gets a service
+        message with ``migrate_to_chat_id``, the new one with ``migrate_from_chat_id``, both sent to the bot; the
+        old id answers 400 with ``parameters.migrate_to_chat_id`` from then on."""
+        world = self.world
+        old = self._chat_of(by_user_id, chat_id)
+        if old.chat["type"] != "group" or old.migrated_to is not None:
+            raise EmulatorError("only a basic group can be upgraded to a supergroup")
+        if new_chat_id in world.chats:
+            raise EmulatorError(f"chat {new_chat_id} exists already")
+        new = world.add_group(new_chat_id, str(old.chat["title"]), sorted(old.members), supergroup=True)
+        world.chats[new_chat_id].bot_status = old.bot_status
+        sender = dict(world.users[by_user_id].user)
+        moved = world.add_message(old, sender, {"migrate_to_chat_id": new_chat_id}, outgoing=False)
+        old.migrated_to = new_chat_id
+        # In the supergroup the service message comes from the group itself, as a sender chat.
+        anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+        arrived = world.add_message(
+            world.chats[new_chat_id],
+            anonymous,
+            {"sender_chat": dict(world.chats[new_chat_id].chat), "migrate_from_chat_id": chat_id},
+            outgoing=False,
+        )
+        if old.bot_status == "member":
+            world.push_update("message", moved)
+            world.push_update("message", arrived)
+        return new
+
     def remove_bot(self, chat_id: int, by_user_id: int) -> None:
         """A member removes the bot from a group: my_chat_member member -> left (a basic group) or kicked (a
         supergroup), as Telegram sends it; the bot sees nothing of the group and cannot write to it any more."""

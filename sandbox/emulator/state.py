@@ -101,6 +101,7 @@ class ChatState:
     reply_keyboard: Json | None = None  # the custom keyboard the bot last showed (not part of messages)
     last_action: str | None = None
     bot_status: str = "member"  # groups: "member", or "left" / "kicked" once the bot was removed
+    migrated_to: int | None = None  # a basic group upgraded to a supergroup: the supergroup's id
 
     @property
     def id(self) -> int:

@@ -219,6 +219,24 @@ async def test_removed_from_the_group_it_is_unlinked_and_the_unit_told(live: Har
     assert "mã đơn vị" in hint["text"]
 
 
+async def test_a_group_upgraded_to_a_supergroup_stays_the_units_group(live: Harness) -> None:
+    bot = live
+    await setup_units(bot)
+    basic, supergroup = -6006, -1000000006006
+    bot.emulator.add_group(basic, "Nhóm VPB", [FOCAL, COLLEAGUE])
+    await say(bot, FOCAL, "/linkgroup VPB", chat=basic)
+    bot.emulator.upgrade_group(basic, supergroup, FOCAL)
+    for _ in range(100):
+        if await links(bot) == [(str(supergroup), 1)]:
+            break
+        await asyncio.sleep(0.05)
+    assert await links(bot) == [(str(supergroup), 1)]
+    assert "Gửi quy trình sửa đổi" in await say(bot, COLLEAGUE, "/tasks", chat=supergroup)
+    await bot.ask(SECRETARY, "/add VPB 15/01/2027 internal Báo cáo xem xét của lãnh đạo")
+    notice = await bot.emulator.wait_for_bot_message(supergroup, lambda m: "🆕" in m["text"], timeout=15)
+    assert "Báo cáo xem xét của lãnh đạo" in notice["text"]
+
+
 async def test_bad_input_is_answered_and_changes_nothing(bot: Harness) -> None:
     await setup_units(bot)
     await say(bot, OTHER_FOCAL, "/linkgroup TTB", chat=OTHER_GROUP)
