@@ -6,7 +6,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from telegram import BotCommandScopeChat, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -22,7 +29,8 @@ from bot.jobs import install_jobs, notify_outbox
 from bot.ratelimit import TelegramRateLimiter
 from core.i18n import normalise_language, t, t_text
 from core.settings import Settings
-from handlers import add, buttons, fallback, membership, start, status
+from handlers import add, buttons, fallback, groups, membership, start, status
+from handlers.base import GROUP_SETUP
 from handlers.commands import Audience, menu
 from handlers.context import CONTEXT_TYPES, BotApplication, Context
 from handlers.routes import COMMANDS
@@ -85,7 +93,8 @@ def build_application(
 
 
 def register_handlers(application: BotApplication) -> None:
-    application.add_handler(membership.handler())  # my_chat_member: blocked / unblocked
+    application.add_handler(membership.handler())  # my_chat_member: blocked / unblocked, removed from a group
+    application.add_handler(MessageHandler(f.StatusUpdate.MIGRATE, groups.migrated))  # a group became a supergroup
     application.bot_data.set_commands(COMMANDS)
     # Each listed command (handlers.routes); /add's dialogue, while it runs, takes the secretary's plain text and
     # buttons: it comes before the handlers of plain text and buttons below.
@@ -110,18 +119,27 @@ async def _post_init(application: BotApplication) -> None:
         )
         committee_people = await committee(session)
     bot = application.bot
-    # Everyone sees the focal points' menu; the committee gets its longer one in its own chats.
-    await bot.set_my_commands(menu(COMMANDS, Audience.MEMBER, "vi"), scope=BotCommandScopeDefault(), language_code="vi")
-    await bot.set_my_commands(menu(COMMANDS, Audience.MEMBER, DEFAULT_MENU_LANGUAGE), scope=BotCommandScopeDefault())
+    # Everyone sees the focal points' menu; the committee gets its longer one in its own chats. /linkgroup and
+    # /unlinkgroup are in the menu of group chats only, with what a unit's people may run there.
+    for scope, private in ((BotCommandScopeDefault(), True), (BotCommandScopeAllGroupChats(), False)):
+        for lang in ("vi", DEFAULT_MENU_LANGUAGE):
+            await bot.set_my_commands(
+                _menu(Audience.MEMBER, lang, private=private), scope=scope, language_code="vi" if lang == "vi" else None
+            )
     for person in committee_people:
         if not person.has_started:
             continue
         audience = Audience.ADMIN if person.telegram_id in settings.admin_ids else Audience.COMMITTEE
         lang = person.language or settings.default_language
         try:
-            await bot.set_my_commands(menu(COMMANDS, audience, lang), scope=BotCommandScopeChat(person.telegram_id))
+            await bot.set_my_commands(_menu(audience, lang), scope=BotCommandScopeChat(person.telegram_id))
         except TelegramError as error:  # a chat that no longer exists must not stop the start
             log.warning("could not set the committee menu for %s: %s", person.telegram_id, error)
+
+
+def _menu(audience: Audience, lang: str, *, private: bool = True) -> list[BotCommand]:
+    found = menu(COMMANDS, audience, lang)
+    return [c for c in found if c.command not in GROUP_SETUP] if private else found
 
 
 async def _on_error(update: object, context: Context) -> None:

@@ -20,10 +20,12 @@ from core.i18n import normalise_language, t
 from handlers.commands import Audience, CommandSpec, allowed, audience_of
 from handlers.context import Context
 from handlers.services import Services
+from storage.groups import acting_in_group, linked_unit
 from storage.members import Actor, resolve_actor, touch_person
 from storage.models import Commitment, Unit
 from storage.register import get_commitment
 from storage.scopes import request_unit
+from texts.groups import members_only_text, not_linked_text, private_only_text
 from texts.render import shorten, split_message, user_error_text
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,10 @@ class Request:
     actor: Actor
     lang: str
     args: list[str]
+    # In a group chat `actor` is the sender as that group sees them (storage.groups.acting_in_group); `sender`
+    # keeps their roles everywhere (what /linkgroup looks at); `group_unit` is the unit the group serves.
+    sender: Actor | None = None
+    group_unit: Unit | None = None
 
     @property
     def message(self) -> Message:
@@ -69,6 +75,16 @@ class Request:
     @property
     def is_private(self) -> bool:
         return self.update.effective_chat is not None and self.update.effective_chat.type == "private"
+
+    @property
+    def in_group(self) -> bool:
+        chat = self.update.effective_chat
+        return chat is not None and chat.type in (chat.GROUP, chat.SUPERGROUP)
+
+    @property
+    def roles(self) -> Actor:
+        """The sender's roles everywhere, wherever they write from."""
+        return self.sender or self.actor
 
     def command(self, name: str) -> CommandSpec:
         """The listed command `name` (its usage, its audience)."""
@@ -113,9 +129,16 @@ async def build_request(update: Update, context: Context) -> Request:
             admin_ids=settings.admin_ids,
             secretary_ids=settings.secretary_ids,
         )
+        chat = update.effective_chat
+        in_group = chat is not None and chat.type in (chat.GROUP, chat.SUPERGROUP)
+        unit = await linked_unit(session, chat_id=chat.id) if in_group and chat is not None else None
     # The person's own choice (/lang) wins; otherwise the bot's default language, Vietnamese first.
     lang = normalise_language(actor.language, settings.default_language)
-    return Request(update, context, services, actor, lang, list(context.args or []))
+    if not in_group:
+        return Request(update, context, services, actor, lang, list(context.args or []))
+    # Everyone in a group reads the answers: they show the group's unit only, whatever else the sender may see.
+    acting = acting_in_group(actor, unit)
+    return Request(update, context, services, acting, lang, list(context.args or []), sender=actor, group_unit=unit)
 
 
 async def refreshed_actor(req: Request) -> Actor:
@@ -134,8 +157,27 @@ async def refreshed_actor(req: Request) -> Actor:
 Handler = Callable[[Request], Awaitable[None]]
 
 
-def refusal(req: Request, spec: CommandSpec) -> str:
+# What may be run in a group chat before anything else is known about it: the commands that link it.
+GROUP_SETUP = frozenset({"linkgroup", "unlinkgroup"})
+
+
+def group_refusal(req: Request, spec: CommandSpec) -> str | None:
+    """Why `spec` may not run in this group chat (None: it may); the sender's own roles are checked already."""
+    if spec.audience == Audience.EVERYONE or spec.name in GROUP_SETUP:
+        return None
+    if req.group_unit is None:
+        return not_linked_text(req.lang)
+    if spec.audience >= Audience.COMMITTEE:
+        return private_only_text(req.lang, spec.name)
     if not req.actor.is_member:
+        return members_only_text(req.lang, req.group_unit, spec.name)
+    return None
+
+
+def refusal(req: Request, spec: CommandSpec) -> str:
+    if req.in_group and (why := group_refusal(req, spec)) is not None:
+        return why
+    if not req.roles.is_member:
         return req.tr(
             "You are not linked to any unit yet. Ask the ISO committee secretary for an invite link, "
             "then open it to start."
@@ -162,7 +204,7 @@ def command(name: str) -> Callable[[Handler], TelegramCallback]:
                 return
             spec = context.bot_data.command(name)
             req = await build_request(update, context)
-            if not allowed(req.actor, spec):
+            if not allowed(req.roles, spec) or (req.in_group and group_refusal(req, spec) is not None):
                 await req.reply(refusal(req, spec))
                 return
             try:

@@ -9,6 +9,7 @@ from handlers import (
     campaigns,
     corrections,
     digest,
+    groups,
     invites,
     overdue,
     register_files,
@@ -81,6 +82,20 @@ COMMANDS: tuple[CommandSpec, ...] = (
         N_("One more reminder later (default: the next working day)"),
         N_("/snooze <number> [working days]"),
         corrections.snooze_command,
+    ),
+    CommandSpec(
+        "linkgroup",
+        Audience.MEMBER,
+        N_("In a group chat: make it the unit's group (its reminders come there too)"),
+        N_("/linkgroup <unit code>"),
+        groups.linkgroup,
+    ),
+    CommandSpec(
+        "unlinkgroup",
+        Audience.MEMBER,
+        N_("In a group chat: it is no longer the unit's group"),
+        N_("/unlinkgroup"),
+        groups.unlinkgroup,
     ),
     CommandSpec(
         "units", Audience.COMMITTEE, N_("Units, focal points, open and overdue counts"), N_("/units"), units.units

@@ -1,5 +1,6 @@
 """New commitments told to their units: one message per unit and focal point per /add or import, listing
-what is new for that unit (SPEC: "The unit's focal points are told of a new commitment once")."""
+what is new for that unit (SPEC: "The unit's focal points are told of a new commitment once"); a unit's linked
+group gets the same message once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.batches import chunks
 from scheduler.notices import NEW_COMMITMENT, content_id, focal_recipients
+from storage.groups import unit_groups
 from storage.models import Commitment
 from storage.outbox import Outgoing, enqueue
 from storage.planning import units_info, units_people
@@ -30,7 +32,8 @@ async def announce_new(
         unit_of.update(rows.tuples().all())
     people = await units_people(session, set(unit_of.values()))
     # A national import mostly reaches units nobody is linked to yet: only those with someone to tell are read.
-    told = {unit_id for unit_id, members in people.items() if focal_recipients(members)}
+    groups = await unit_groups(session, set(unit_of.values()))
+    told = {unit_id for unit_id, members in people.items() if focal_recipients(members)} | set(groups)
     if not told:
         return 0
     by_unit: dict[int, list[Commitment]] = defaultdict(list)
@@ -44,6 +47,17 @@ async def announce_new(
         items.sort(key=lambda c: (c.due_date, c.id))
         content = content_id(c.id for c in items)
         texts: dict[str, str] = {}  # rendered once per unit and language (a campaign tells thousands of units)
+        if (group := groups.get(unit_id)) is not None:
+            texts[default_language] = new_commitments_text(default_language, units[unit_id], items, day=today)
+            messages.append(
+                Outgoing(
+                    key=NEW_COMMITMENT.key(content, group.chat_id),
+                    kind=NEW_COMMITMENT.kind,
+                    chat_id=group.chat_id,
+                    commitment_id=items[0].id if len(items) == 1 else None,
+                    text=texts[default_language],
+                )
+            )
         for person in focal_recipients(people[unit_id]):
             lang = person.language or default_language
             if lang not in texts:

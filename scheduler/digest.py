@@ -26,6 +26,7 @@ from scheduler import notices
 from storage import digest_data, planning
 from storage.db import Database
 from storage.digest_data import CommitteeData, DigestItem, DigestWindow
+from storage.groups import unit_groups
 from storage.members import Actor
 from storage.models import OutboxMessage, Unit
 from storage.outbox import OutboxKind, Outgoing, enqueue
@@ -228,7 +229,8 @@ async def unit_messages(
 
 
 async def _plan_unit_digests(db: Database, *, stamp: str, window: DigestWindow, settings: Settings) -> int:
-    """Every unit's list to its reachable focal points: the items in one query, then batches of units."""
+    """Every unit's list to its reachable focal points and its group: the items in one query, then batches of
+    units."""
     async with db.session() as session:
         items = await digest_data.unit_items(session, window)
     unit_ids = sorted(items)
@@ -244,12 +246,15 @@ async def _plan_unit_digests(db: Database, *, stamp: str, window: DigestWindow, 
                 ]
                 for unit_id, people in focal.items()
             }
+            # A unit's linked group gets the list too, keyed by its chat id where a person's id would be.
+            for unit_id, group in (await unit_groups(session, part)).items():
+                recipients.setdefault(unit_id, []).append(DigestRecipient(group.chat_id, None, default))
             messages = await unit_messages(
                 session,
                 window,
                 {unit_id: items[unit_id] for unit_id in part},
                 recipients=recipients,
-                key=lambda r, unit_id: notices.UNIT_DIGEST.key(stamp, r.person_id, unit_id),
+                key=lambda r, unit_id: notices.UNIT_DIGEST.key(stamp, r.person_id or r.chat_id, unit_id),
             )
             queued += await enqueue(session, messages, now=window.now)
     return queued

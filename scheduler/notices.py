@@ -31,6 +31,7 @@ __all__ = [
     "EXTENSION_CLOSED",
     "EXTENSION_DECISION",
     "EXTENSION_REQUEST",
+    "GROUP_UNLINKED",
     "NEW_COMMITMENT",
     "NOTICES",
     "NO_FOCAL",
@@ -197,6 +198,16 @@ NEW_COMMITMENT = NoticeKind(
     lambda content, person_id: f"new:{content}:{person_id}",
     notice_texts.new_commitments_text,
 )
+# A unit's group chat was unlinked (/unlinkgroup, or the bot removed from it), to the unit's focal points. The
+# reminders, new-commitment notices and weekly lists that also go to a linked group are the kinds above, keyed
+# with the group's chat id (negative) where a person's id would be (storage.groups).
+GROUP_UNLINKED = NoticeKind(
+    OutboxKind.GROUP_UNLINKED,
+    Recipients.FOCAL,
+    Grouping.PER_EVENT,
+    lambda event_id, person_id: f"group-unlinked:{event_id}:{person_id}",
+    None,  # texts.groups.group_unlinked_text (written by handlers/groups.py, next to the unlink)
+)
 
 NOTICES: dict[str, NoticeKind] = {
     name: kind
@@ -216,6 +227,7 @@ NOTICES: dict[str, NoticeKind] = {
         ("snooze", SNOOZE),
         ("due_changed", DUE_CHANGED),
         ("extension_closed", EXTENSION_CLOSED),
+        ("group_unlinked", GROUP_UNLINKED),
     )
 }
 

@@ -35,6 +35,7 @@ from scheduler.policy import (
 )
 from scheduler.unreachable import notify_unreachable
 from storage import planning
+from storage.groups import unit_groups
 from storage.models import Commitment
 from storage.outbox import Outgoing, enqueue
 from storage.planning import PersonInfo, PlanRow, UnitInfo, UnitPeople, replan
@@ -183,10 +184,27 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
 
     reminders: list[Outgoing] = []
     texts: dict[tuple[int, str], tuple[str, dict[str, Any] | None]] = {}
+    # A unit's linked group is one more recipient of its reminders (storage.groups: keyed by its chat id).
+    groups = await unit_groups(session, {by_id[cid].unit_id for cid in focal_slots}) if focal_slots else {}
     for n, (cid, slot) in enumerate(focal_slots.items(), start=1):
         if n % YIELD_EVERY == 0:
             await asyncio.sleep(0)
         row = by_id[cid]
+        if (group := groups.get(row.unit_id)) is not None:
+            lang = tick.default_language
+            if (cid, lang) not in texts:
+                texts[cid, lang] = (reminder_text(lang, row, units[row.unit_id], day=tick.today), _keyboard(lang, row))
+            text, markup = texts[cid, lang]
+            reminders.append(
+                Outgoing(
+                    key=notices.REMINDER.key(slot, group.chat_id),
+                    kind=notices.REMINDER.kind,
+                    chat_id=group.chat_id,
+                    text=text,
+                    reply_markup=markup,
+                    commitment_id=cid,
+                )
+            )
         unit_people = people[row.unit_id]
         reachable = focal_recipients(unit_people)
         tick.result.skipped_unreachable += len(unit_people.focal) - len(reachable)

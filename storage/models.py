@@ -409,6 +409,22 @@ class Campaign(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class UnitGroup(Base):
+    """A unit's Telegram group chat: its reminders, new-commitment notices and weekly list go there too.
+
+    One group per unit and one unit per group (both unique); unlinking deletes the row (the event log keeps it).
+    """
+
+    __tablename__ = "unit_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)  # negative, as every Telegram group's
+    title: Mapped[str] = mapped_column(String(256), default="")
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 def row_dict(obj: Any) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
 

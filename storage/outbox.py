@@ -39,6 +39,7 @@ class OutboxKind(StrEnum):
     EXTENSION_DECISION = "decision"
     NEW_COMMITMENT = "new_commitment"
     DUE_CHANGED = "due_changed"  # /edit moved a deadline: told to the unit
+    GROUP_UNLINKED = "group_unlinked"  # a unit's group chat no longer gets its messages: told to the unit
 
 
 @dataclass
@@ -366,3 +367,25 @@ async def sent_copies(session: AsyncSession, *, key_prefix: str) -> list[tuple[i
         )
     )
     return [(chat, int(message), text) for chat, message, text in rows.tuples() if message is not None]
+
+
+async def fail_pending_of_chat(session: AsyncSession, *, chat_id: int, error: str) -> int:
+    """Every pending row of a chat that should get nothing more (a group no longer linked) fails unsent."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.FAILED, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+async def readdress_pending(session: AsyncSession, *, old_chat_id: int, new_chat_id: int) -> int:
+    """A group that became a supergroup has a new id: what is pending for it goes there."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_id == old_chat_id, OutboxMessage.status == OutboxStatus.PENDING)
+        .values(chat_id=new_chat_id)
+        .execution_options(synchronize_session=False)
+    )
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
@@ -426,6 +426,50 @@ async def test_groups_and_privacy_mode(emu: Emulator, bot: Bot) -> None:
     assert member.status == "member"
     chat = await bot.get_chat(-200)
     assert chat.title == "Tổ ISO"
+
+
+@pytest.mark.parametrize(("supergroup", "gone"), [(False, "left"), (True, "kicked")])
+async def test_the_bot_removed_from_a_group_and_added_back(
+    emu: Emulator, bot: Bot, supergroup: bool, gone: str
+) -> None:
+    emu.add_group(-300, "Nhóm VPB", [AN, BINH], supergroup=supergroup)
+    emu.remove_bot(-300, BINH)
+    (update,) = await bot.get_updates()
+    change = update.my_chat_member
+    assert change is not None and change.chat.type == ("supergroup" if supergroup else "group")
+    assert change.from_user.id == BINH
+    assert (change.old_chat_member.status, change.new_chat_member.status) == ("member", gone)
+    assert (await bot.get_chat_member(-300, emu.bot_user["id"])).status == gone
+    # Removed: it cannot write there, and sees nothing of the group, commands included.
+    with pytest.raises(Forbidden, match="group chat"):
+        await bot.send_message(-300, "Nhắc việc")
+    await emu.send_message(AN, "/tasks", chat_id=-300)
+    emu.add_bot(-300, AN)
+    (update,) = await bot.get_updates(offset=update.update_id + 1)
+    assert update.my_chat_member is not None
+    assert (update.my_chat_member.old_chat_member.status, update.my_chat_member.new_chat_member.status) == (
+        gone,
+        "member",
+    )
+    await bot.send_message(-300, "Nhắc việc")
+    assert emu.bot_messages(-300)[-1]["text"] == "Nhắc việc"
+
+
+async def test_a_group_upgraded_to_a_supergroup_moves_to_its_new_id(emu: Emulator, bot: Bot) -> None:
+    emu.add_group(-400, "Nhóm VPB", [AN, BINH])
+    emu.upgrade_group(-400, -1000000000400, AN)
+    old, new = await bot.get_updates()
+    assert old.message is not None and old.message.migrate_to_chat_id == -1000000000400
+    assert old.message.chat.id == -400 and old.message.from_user is not None and old.message.from_user.id == AN
+    assert new.message is not None and new.message.migrate_from_chat_id == -400
+    assert new.message.chat.type == "supergroup" and new.message.chat.id == -1000000000400
+    with pytest.raises(ChatMigrated) as raised:
+        await bot.send_message(-400, "Nhắc việc")
+    assert raised.value.new_chat_id == -1000000000400
+    await bot.send_message(-1000000000400, "Nhắc việc")
+    assert emu.bot_messages(-1000000000400)[-1]["text"] == "Nhắc việc"
+    with pytest.raises(EmulatorError):
+        emu.upgrade_group(-1000000000400, -1000000000401, AN)  # a supergroup is not upgraded again
 
 
 async def test_long_poll_waits_for_an_update(emu: Emulator, bot: Bot) -> None:

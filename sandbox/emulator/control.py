@@ -9,7 +9,10 @@ method   path                                         body / answer
 =======  ===========================================  ===============================================
 GET      /_emulator/state                             bot, users (started, blocked), chats
 POST     /_emulator/users                             user_id, first_name, last_name, username, ...
-POST     /_emulator/groups                            chat_id, title, member_ids
+POST     /_emulator/groups                            chat_id, title, member_ids, supergroup
+POST     /_emulator/groups/{chat_id}/remove_bot       user_id (who removes it: my_chat_member to the bot)
+POST     /_emulator/groups/{chat_id}/add_bot          user_id (who adds it back)
+POST     /_emulator/groups/{chat_id}/upgrade          new_chat_id, user_id (a basic group becomes a supergroup)
 POST     /_emulator/send_message                      user_id, text, chat_id, reply_to_message_id
 POST     /_emulator/send_document                     user_id, filename, content_base64, caption, ...
 POST     /_emulator/send_photo                        user_id, content_base64, caption, ...
@@ -53,6 +56,9 @@ class Emulator(Protocol):
     def bot_user(self) -> Json: ...
 
     def add_group(self, *args: Any, **kwargs: Any) -> Json: ...
+    def remove_bot(self, *args: Any, **kwargs: Any) -> None: ...
+    def add_bot(self, *args: Any, **kwargs: Any) -> None: ...
+    def upgrade_group(self, *args: Any, **kwargs: Any) -> Json: ...
     def add_user(self, *args: Any, **kwargs: Any) -> Json: ...
     def block(self, *args: Any, **kwargs: Any) -> None: ...
     def unblock(self, *args: Any, **kwargs: Any) -> None: ...
@@ -143,7 +149,19 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
     async def add_group(request: web.Request) -> Json:
         body = await _body(request)
         members = [int(m) for m in body.get("member_ids", [])]
-        return emu.add_group(int(body["chat_id"]), str(body["title"]), members)
+        return emu.add_group(int(body["chat_id"]), str(body["title"]), members, supergroup=bool(body.get("supergroup")))
+
+    async def remove_bot(request: web.Request) -> bool:
+        emu.remove_bot(int(request.match_info["chat_id"]), int((await _body(request))["user_id"]))
+        return True
+
+    async def upgrade_group(request: web.Request) -> Json:
+        body = await _body(request)
+        return emu.upgrade_group(int(request.match_info["chat_id"]), int(body["new_chat_id"]), int(body["user_id"]))
+
+    async def add_bot(request: web.Request) -> bool:
+        emu.add_bot(int(request.match_info["chat_id"]), int((await _body(request))["user_id"]))
+        return True
 
     async def send_message(request: web.Request) -> Json:
         body = await _body(request)
@@ -254,6 +272,9 @@ def control_routes(emu: Emulator) -> list[web.RouteDef]:
         web.get(f"{prefix}/state", _guarded(state)),
         web.post(f"{prefix}/users", _guarded(add_user)),
         web.post(f"{prefix}/groups", _guarded(add_group)),
+        web.post(f"{prefix}/groups/{{chat_id}}/remove_bot", _guarded(remove_bot)),
+        web.post(f"{prefix}/groups/{{chat_id}}/add_bot", _guarded(add_bot)),
+        web.post(f"{prefix}/groups/{{chat_id}}/upgrade", _guarded(upgrade_group)),
         web.post(f"{prefix}/send_message", _guarded(send_message)),
         web.post(f"{prefix}/send_document", _guarded(send_document)),
         web.post(f"{prefix}/send_photo", _guarded(send_photo)),

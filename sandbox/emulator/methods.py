@@ -134,6 +134,17 @@ class BotMethods:
             )
         if chat is None:
             raise bad_request("chat not found")
+        if chat.migrated_to is not None:
+            raise ApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", migrate_to_chat_id=chat.migrated_to
+            )
+        if sending and chat.is_group and chat.bot_status != "member":
+            kind = "supergroup chat" if chat.chat["type"] == "supergroup" else "group chat"
+            raise forbidden(
+                f"bot was kicked from the {kind}"
+                if chat.bot_status == "kicked"
+                else f"bot is not a member of the {kind}"
+            )
         if sending and not chat.is_group:
             state = self.world.users[chat.id]
             if state.blocked:
@@ -629,7 +640,9 @@ class BotMethods:
         chat = self.chat_for(params["chat_id"], sending=False)
         user_id = params["user_id"]
         if user_id == self.world.bot_user["id"]:
-            status = "member"
+            status = chat.bot_status if chat.is_group else "member"
+            if status == "kicked":
+                return {"status": status, "user": dict(self.world.bot_sender), "until_date": 0}
             if not chat.is_group and self.world.users[chat.id].blocked:
                 return {"status": "kicked", "user": dict(self.world.bot_sender), "until_date": 0}
             return {"status": status, "user": dict(self.world.bot_sender)}

@@ -242,9 +242,75 @@ class Emulator:
         """Create (or rename) a Telegram user; they have not started the bot yet."""
         return self.world.add_user(user_id, first_name, last_name, username, language_code)
 
-    def add_group(self, chat_id: int, title: str, member_ids: list[int] | tuple[int, ...] = ()) -> Json:
-        """Create a group (negative id) with the bot and the given users in it."""
-        return self.world.add_group(chat_id, title, member_ids)
+    def add_group(
+        self, chat_id: int, title: str, member_ids: list[int] | tuple[int, ...] = (), *, supergroup: bool = False
+    ) -> Json:
+        """Create a group (negative id; a supergroup when asked) with the bot and the given users in it."""
+        return self.world.add_group(chat_id, title, member_ids, supergroup=supergroup)
+
+    def upgrade_group(self, chat_id: int, new_chat_id: int, by_user_id: int) -> Json:
+        """A basic group becomes a supergroup with a new id, as Telegram does it: the old group gets a service
+        message with ``migrate_to_chat_id``, the new one with ``migrate_from_chat_id``, both sent to the bot; the
+        old id answers 400 with ``parameters.migrate_to_chat_id`` from then on."""
+        world = self.world
+        old = self._chat_of(by_user_id, chat_id)
+        if old.chat["type"] != "group" or old.migrated_to is not None:
+            raise EmulatorError("only a basic group can be upgraded to a supergroup")
+        if new_chat_id in world.chats:
+            raise EmulatorError(f"chat {new_chat_id} exists already")
+        new = world.add_group(new_chat_id, str(old.chat["title"]), sorted(old.members), supergroup=True)
+        world.chats[new_chat_id].bot_status = old.bot_status
+        sender = dict(world.users[by_user_id].user)
+        moved = world.add_message(old, sender, {"migrate_to_chat_id": new_chat_id}, outgoing=False)
+        old.migrated_to = new_chat_id
+        # In the supergroup the service message comes from the group itself, as a sender chat.
+        anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+        arrived = world.add_message(
+            world.chats[new_chat_id],
+            anonymous,
+            {"sender_chat": dict(world.chats[new_chat_id].chat), "migrate_from_chat_id": chat_id},
+            outgoing=False,
+        )
+        if old.bot_status == "member":
+            world.push_update("message", moved)
+            world.push_update("message", arrived)
+        return new
+
+    def remove_bot(self, chat_id: int, by_user_id: int) -> None:
+        """A member removes the bot from a group: my_chat_member member -> left (a basic group) or kicked (a
+        supergroup), as Telegram sends it; the bot sees nothing of the group and cannot write to it any more."""
+        self._set_bot_status(chat_id, by_user_id, present=False)
+
+    def add_bot(self, chat_id: int, by_user_id: int) -> None:
+        """A member adds the bot (back) to a group: my_chat_member left/kicked -> member."""
+        self._set_bot_status(chat_id, by_user_id, present=True)
+
+    def _set_bot_status(self, chat_id: int, by_user_id: int, *, present: bool) -> None:
+        world = self.world
+        chat = self._chat_of(by_user_id, chat_id)
+        if not chat.is_group:
+            raise EmulatorError("only a group's member can add or remove the bot; a user blocks it instead")
+        new_status = "member" if present else ("kicked" if chat.chat["type"] == "supergroup" else "left")
+        if (chat.bot_status == "member") == present:
+            return
+        bot = dict(world.bot_sender)
+
+        def member(status: str) -> Json:
+            return {"status": status, "user": bot, **({"until_date": 0} if status == "kicked" else {})}
+
+        old = member(chat.bot_status)
+        chat.bot_status = new_status
+        world.push_update(
+            "my_chat_member",
+            {
+                "chat": {k: v for k, v in chat.chat.items() if k != "all_members_are_administrators"},
+                "from": dict(world.users[by_user_id].user),
+                "date": world.now(),
+                "old_chat_member": old,
+                "new_chat_member": member(new_status),
+            },
+        )
+        world.emit({"type": "bot_added" if present else "bot_removed", "chat_id": chat_id})
 
     def _chat_of(self, user_id: int, chat_id: int | None) -> ChatState:
         self.world.user(user_id)
@@ -277,6 +343,8 @@ class Emulator:
 
     def _bot_sees(self, chat: ChatState, message: Json) -> bool:
         """Privacy mode: in groups the bot gets commands, replies to it and mentions of it only."""
+        if chat.is_group and chat.bot_status != "member":
+            return False
         if not chat.is_group or not self.world.privacy_mode:
             return True
         username = "@" + self.world.bot_user["username"].lower()

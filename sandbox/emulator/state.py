@@ -100,6 +100,8 @@ class ChatState:
     chat_instance: str = ""
     reply_keyboard: Json | None = None  # the custom keyboard the bot last showed (not part of messages)
     last_action: str | None = None
+    bot_status: str = "member"  # groups: "member", or "left" / "kicked" once the bot was removed
+    migrated_to: int | None = None  # a basic group upgraded to a supergroup: the supergroup's id
 
     @property
     def id(self) -> int:
@@ -255,12 +257,18 @@ class World:
             raise EmulatorError(f"unknown user {user_id}: call add_user first")
         return state
 
-    def add_group(self, chat_id: int, title: str, member_ids: list[int] | tuple[int, ...] = ()) -> Json:
+    def add_group(
+        self, chat_id: int, title: str, member_ids: list[int] | tuple[int, ...] = (), *, supergroup: bool = False
+    ) -> Json:
         if chat_id >= 0:
             raise EmulatorError("a group id must be negative")
         for member in member_ids:
             self.user(member)
-        chat = {"id": chat_id, "title": title, "type": "group", "all_members_are_administrators": True}
+        chat: Json = (
+            {"id": chat_id, "title": title, "type": "supergroup"}
+            if supergroup
+            else {"id": chat_id, "title": title, "type": "group", "all_members_are_administrators": True}
+        )
         state = self.chats.get(chat_id)
         if state is None:
             state = ChatState(chat, set(member_ids), chat_instance=self._chat_instance(chat_id))
@@ -268,6 +276,7 @@ class World:
         else:
             state.chat = chat
             state.members = set(member_ids)
+            state.bot_status = "member"
         self.emit({"type": "chat", "chat": copy.deepcopy(chat)})
         return copy.deepcopy(chat)
 
