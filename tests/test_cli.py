@@ -47,7 +47,7 @@ def test_db_upgrade_creates_a_fresh_database(workdir: Path) -> None:
 def test_import_the_sample_then_again_changes_nothing(workdir: Path) -> None:
     first = qmsbot("import", str(UNITS_FILE), str(COMMITMENTS_FILE), cwd=workdir, DATABASE_URL=database(workdir))
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "18" in first.stdout and "37" in first.stdout
+    assert "20" in first.stdout and "37" in first.stdout
     again = qmsbot("import", str(COMMITMENTS_FILE), str(UNITS_FILE), cwd=workdir, DATABASE_URL=database(workdir))
     assert again.returncode == 0
     assert "không đổi" in again.stdout or "unchanged" in again.stdout

@@ -96,12 +96,12 @@ async def test_sample_imports_cleanly(db: Database, now: datetime) -> None:
     report = await import_sources(db, sample_sources(), now=now)
 
     assert report.ok, import_report(report, "en")
-    assert (report.units_created, report.commitments_created) == (18, 37)
+    assert (report.units_created, report.commitments_created) == (20, 37)
     assert [(t.file, t.kind, t.rows) for t in report.tables] == [
-        ("units.csv", "units", 18),
+        ("units.csv", "units", 20),
         ("commitments.csv", "commitments", 37),
     ]
-    assert await counts(db) == (18, 37, 18 + 37)
+    assert await counts(db) == (20, 37, 20 + 37)
     first = await commitment(db, "TB1131-1-VPCP")
     assert first.due_date == date(2011, 5, 30)
     assert first.kind is Kind.LEGAL
@@ -131,7 +131,7 @@ async def test_reimport_changes_nothing(db: Database, now: datetime) -> None:
     again = await import_sources(db, sample_sources(), now=now + timedelta(days=1))
 
     assert again.ok and not again.changed
-    assert (again.units_created, again.units_updated, again.units_unchanged) == (0, 0, 18)
+    assert (again.units_created, again.units_updated, again.units_unchanged) == (0, 0, 20)
     assert (again.commitments_created, again.commitments_updated, again.commitments_unchanged) == (0, 0, 37)
     assert await counts(db) == before
     assert (await commitment(db, "TB1131-1-VPCP")).version == 1

@@ -242,7 +242,7 @@ async def test_formatting_photos_and_documents(sandbox: tuple[World, WebChat], b
     world, chat = sandbox
     assert world.application is not None
     bot = world.application.bot
-    focal = next(p for p in world.personas if p.linked and p.key != "secretary")
+    focal = next(p for p in world.personas if p.linked and p.key not in ("secretary", "ministry"))
     await bot.send_message(
         focal.user_id,
         '<b>bold</b> <i>italic</i> <code>x &lt; y</code> <a href="https://example.org/a?b=1">link</a> '
@@ -287,7 +287,7 @@ async def test_files_through_the_page_and_tapped_commands(sandbox: tuple[World, 
     taps a `/task_<id>` link: everything through the page, as one would in Telegram's app."""
     world, chat = sandbox
     assert world.application is not None
-    focal = next(p for p in world.personas if p.linked and p.key != "secretary")
+    focal = next(p for p in world.personas if p.linked and p.key not in ("secretary", "ministry"))
     done_label = t_text("vi", "Done")
 
     page = await browser.new_page(viewport={"width": 1280, "height": 820}, locale="vi-VN")
@@ -362,7 +362,7 @@ async def test_the_files_api_refuses_what_telegram_would_not_send(sandbox: tuple
     import aiohttp
 
     world, chat = sandbox
-    focal = next(p for p in world.personas if p.linked and p.key != "secretary")
+    focal = next(p for p in world.personas if p.linked and p.key not in ("secretary", "ministry"))
     url = f"{chat.url}api/chats/{focal.user_id}/files"
     before = len(world.emulator.messages_in(focal.user_id))
     async with aiohttp.ClientSession() as http:
@@ -384,3 +384,24 @@ async def test_the_files_api_refuses_what_telegram_would_not_send(sandbox: tuple
                 payload = await response.json()
             assert response.status == 400 and reason in payload["error"], payload
     assert len(world.emulator.messages_in(focal.user_id)) == before
+
+
+async def test_the_sample_shows_both_levels_with_a_ministry_secretary(sandbox: tuple[World, WebChat]) -> None:
+    """No browser needed: the national root over the ministries, and Bộ TT&TT's own committee over its departments,
+    whose secretary sees that subtree only."""
+    world, _chat = sandbox
+    ministry = world.persona("ministry")
+    assert ministry is not None and ministry.linked
+    emulator = world.emulator
+    await emulator.send_message(ministry.user_id, "/units")
+    units = str(
+        (await emulator.wait_for_bot_message(ministry.user_id, lambda m: "VPB" in m.get("text", ""), timeout=20))[
+            "text"
+        ]
+    )
+    assert "VKHCN" in units and "TTB" in units and "BTC" not in units and "VPCP" not in units
+    await emulator.send_message(SECRETARY_ID, "/units")
+    national = str(
+        (await emulator.wait_for_bot_message(SECRETARY_ID, lambda m: "VPCP" in m.get("text", ""), timeout=20))["text"]
+    )
+    assert "BTC" in national and "VPB" in national

@@ -27,6 +27,9 @@ from storage.sample import shifted_sample
 SANDBOX_TOKEN = "100000001:SANDBOX-qmsbot-emulated-token"
 BOT_USERNAME = "qmsbot_sandbox_bot"
 SECRETARY_ID = 1001
+# The ministry's own ISO committee (the 2013 meeting's): a secretary of Bộ TT&TT and every unit below it.
+MINISTRY_SECRETARY_ID = 1002
+MINISTRY_CODE = "BTTTT"
 FOCAL_BASE_ID = 2001
 # Units whose focal point starts unlinked: the sandbox shows "no focal point" and linking by invite.
 UNLINKED_UNITS = 2
@@ -149,7 +152,21 @@ async def _make_personas(world: World, now: datetime) -> list[Persona]:
         await touch_person(
             session, telegram_id=SECRETARY_ID, full_name="Thư ký BCĐ", username=None, language_code="vi", now=now
         )
-        units = list(await session.scalars(select(Unit).order_by(Unit.code_key)))
+        all_units = list(await session.scalars(select(Unit).order_by(Unit.code_key)))
+        ministry = next((unit for unit in all_units if unit.code == MINISTRY_CODE), None)
+        if ministry is not None:  # committees within committees: the ministry's secretary sees its subtree only
+            name = "Thư ký BCĐ ISO Bộ TT&TT"
+            emulator.add_user(MINISTRY_SECRETARY_ID, "Thư ký BCĐ ISO", last_name="Bộ TT&TT", language_code="vi")
+            person = await touch_person(
+                session, telegram_id=MINISTRY_SECRETARY_ID, full_name=name, username=None, language_code="vi", now=now
+            )
+            await add_membership(session, person_id=person.id, role=Role.SECRETARY, unit_id=ministry.id, now=now)
+            _has_started(emulator, MINISTRY_SECRETARY_ID)
+            personas.append(Persona("ministry", MINISTRY_SECRETARY_ID, name, True, unit_name=ministry.name))
+        # Focal points for the units that owe work: a unit with units below it (the national root, a ministry
+        # and its block of departments) is followed by its secretaries.
+        parents = {unit.parent_id for unit in all_units}
+        units = [unit for unit in all_units if unit.id not in parents]
         for index, unit in enumerate(units):
             user_id = FOCAL_BASE_ID + index
             name = f"Đầu mối {unit.code}"
