@@ -69,11 +69,10 @@ async def test_a_file_replying_to_a_reminder_is_evidence(live: Harness) -> None:
     assert item is not None and item.status == Status.DONE
     assert [(e.commitment_id, e.file_name) for e in kept] == [(cid, "bao-cao.pdf")]
     # a file replying to a message that is about no commitment (the digest, a list) is not taken as evidence
-    listing = await bot.ask(FOCAL, "/tasks")
-    assert listing
-    await bot.emulator.send_document(
-        FOCAL, "khac.pdf", b"%PDF other", reply_to_message_id=bot.last_bot_message(FOCAL)["message_id"]
-    )
+    # (the press's own edit of the card may land after /tasks: wait for the list itself)
+    await bot.emulator.send_message(FOCAL, "/tasks")
+    listing = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "Không có nhiệm vụ nào" in m.get("text", ""))
+    await bot.emulator.send_document(FOCAL, "khac.pdf", b"%PDF other", reply_to_message_id=listing["message_id"])
     await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "chú thích /done" in m.get("text", ""), timeout=10)
 
 
