@@ -24,13 +24,12 @@ from scheduler.calendar import WorkCalendar
 from scheduler.notices import committee_recipients, content_id, focal_recipients, head_recipients
 from scheduler.policy import (
     ESCALATION,
-    FOCAL,
     CommitmentView,
+    DuePlan,
     ReminderPolicy,
     Slot,
     SlotKind,
-    latest_due,
-    next_change_after,
+    due_plan,
     slots_between,
 )
 from scheduler.unreachable import notify_unreachable
@@ -130,6 +129,9 @@ class _Tick:
     focal_seen: set[int] = field(default_factory=set)  # units flagged "no focal" that have one again
     focal_missing: set[int] = field(default_factory=set)  # units with a due reminder and nobody to get it
     held: dict[int, _Held] = field(default_factory=dict)  # escalations due, by commitment id
+    # The policy depends on a commitment's kind and due date only, and a register shares few of them (a decree's
+    # deadline is thousands of units'): planned once per tick each.
+    plans: dict[tuple[str, date], DuePlan] = field(default_factory=dict)
 
     @property
     def held_at(self) -> datetime:
@@ -158,12 +160,9 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
             next_at[row.id] = None
             continue
         try:
-            view = CommitmentView(id=row.id, kind=row.kind, due=row.due_date, status=row.status)
-            slot = latest_due(view, policy, calendar, now, FOCAL)
-            escalation = (
-                latest_due(view, policy, calendar, now, ESCALATION) if row.escalated_for != row.due_date else None
-            )
-            next_at[row.id] = next_change_after(view, policy, calendar, now)
+            plan = tick.plans.get((row.kind, row.due_date))
+            if plan is None:
+                plan = tick.plans[row.kind, row.due_date] = due_plan(row.kind, row.due_date, policy, calendar, now)
         except Exception:
             # One row the policy cannot plan (a due date whose arithmetic overflows, a bug) must not stop the
             # reminders of every other commitment: it is set aside until it changes (replan) or the settings do.
@@ -171,10 +170,11 @@ async def _plan_batch(session: AsyncSession, rows: Sequence[PlanRow], tick: _Tic
             tick.result.failed += 1
             next_at[row.id] = None
             continue
-        if slot is not None:
-            focal_slots[row.id] = slot
-        if escalation is not None:
-            escalation_slots[row.id] = escalation
+        next_at[row.id] = plan.next_at
+        if plan.focal is not None:
+            focal_slots[row.id] = DuePlan.for_commitment(plan.focal, row.id)
+        if plan.escalation is not None and row.escalated_for != row.due_date:
+            escalation_slots[row.id] = DuePlan.for_commitment(plan.escalation, row.id)
     tick.result.evaluated += len(rows)
 
     by_id = {row.id: row for row in rows}

@@ -6,7 +6,7 @@ Pure: no database, no clock; every function takes `now`. Slots, offsets and keys
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -403,3 +403,28 @@ def next_change_after(
     it again. None for done/cancelled (an open commitment always has one: overdue reminders never stop)."""
     slot = next_slot_after(c, policy, calendar, now, not_before=not_before)
     return slot.at if slot is not None else None
+
+
+@dataclass(frozen=True)
+class DuePlan:
+    """What a tick at one instant decides for every open commitment of one kind and due date (the policy reads
+    nothing else of a commitment): its catch-up slots and its next change. The slots are commitment 0's;
+    `for_commitment` names the commitment."""
+
+    focal: Slot | None
+    escalation: Slot | None
+    next_at: datetime | None
+
+    @staticmethod
+    def for_commitment(slot: Slot, commitment_id: int) -> Slot:
+        return replace(slot, commitment_id=commitment_id)
+
+
+def due_plan(kind: Kind | str, due: date, policy: ReminderPolicy, calendar: WorkCalendar, now: datetime) -> DuePlan:
+    """`latest_due` of both audiences and `next_change_after` for an open commitment of `kind` due on `due`."""
+    view = CommitmentView(id=0, kind=kind, due=due)
+    return DuePlan(
+        focal=latest_due(view, policy, calendar, now, FOCAL),
+        escalation=latest_due(view, policy, calendar, now, ESCALATION),
+        next_at=next_change_after(view, policy, calendar, now),
+    )

@@ -96,7 +96,9 @@ async def enqueue(session: AsyncSession, messages: Sequence[Outgoing], *, now: d
         return 0
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
+    # On the table, not the ORM entity: the ORM's bulk insert splits the rows into one statement per run of
+    # rows with the same columns set to NULL (commitment_id of grouped escalations), ~20 times slower.
+    statement = insert(_outbox).on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
     result = await session.execute(statement, [outbox_row(m, now) for m in messages])
     return len(result.all())
 

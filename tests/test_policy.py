@@ -18,9 +18,11 @@ from scheduler.policy import (
     ESCALATION_OFFSET,
     FOCAL,
     CommitmentView,
+    DuePlan,
     ReminderPolicy,
     Slot,
     delivery_key,
+    due_plan,
     key_occurrence,
     latest_due,
     next_change_after,
@@ -454,6 +456,20 @@ def test_long_overdue_matches_enumeration(case: Case, days_later: int) -> None:
     recent = [s for s in recent if s.kind == "overdue"]
     assert slot == (recent[-1] if recent else None)
     assert slot is None or slot.kind == "overdue"
+
+
+@given(cases())
+def test_one_plan_per_kind_and_due_date_is_every_commitments_plan(case: Case) -> None:
+    """The planner plans each (kind, due date) once per tick and gives the slots to each commitment: the
+    reminders of a commitment planned that way are exactly its own."""
+    c, policy, calendar, now = case
+    if not c.is_open:
+        return
+    plan = due_plan(c.kind, c.due, policy, calendar, now)
+    own = (latest_due(c, policy, calendar, now, FOCAL), latest_due(c, policy, calendar, now, ESCALATION))
+    shared = tuple(None if s is None else DuePlan.for_commitment(s, c.id) for s in (plan.focal, plan.escalation))
+    assert shared == own
+    assert plan.next_at == next_change_after(c, policy, calendar, now)
 
 
 # --- recurrence ---------------------------------------------------------------------------------------------
