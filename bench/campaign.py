@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, update
 
 from bench import BELOW_TARGET
 from bench.data import Shape, build_register
@@ -70,15 +70,6 @@ async def _make_tree(db: Database, units: int) -> None:
         await connection.execute(statement.values(parent_id=bindparam("parent")), rows)
 
 
-async def _advance_sequences(db: Database) -> None:
-    """bench.data writes its ids itself; PostgreSQL's sequences must start after them for the rows made here."""
-    async with db.engine.begin() as connection:
-        for table in ("units", "people", "memberships", "commitments"):
-            await connection.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-            )
-
-
 async def _expected_notices(db: Database) -> int:
     async with db.session() as session:
         return int(
@@ -102,8 +93,6 @@ async def run(units: int, commitments: int, target: Target, *, repeat: int = 3) 
         shape = Shape(units=units, commitments=commitments, secretaries=1)
         built = await build_register(db, shape, today=today, now=now)
         await _make_tree(db, units)
-        if target.is_postgres:
-            await _advance_sequences(db)
         print(
             f"register on {target.label}: {built.units:,} units (1 root, {min(MINISTRIES, units - 1)} ministries, "
             f"the rest their departments), {built.people:,} people, {built.commitments:,} commitments, "

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from scheduler.calendar import WorkCalendar
 from scheduler.policy import FOCAL, CommitmentView, ReminderPolicy, slots_between
@@ -220,4 +220,10 @@ async def build_register(
             for part in _chunks(rows, chunk):
                 await connection.execute(insert(table), part)
                 setattr(built, field, getattr(built, field) + len(part))
+        if connection.dialect.name == "postgresql":
+            # The ids above are written, not drawn: the sequences must start after them for rows made later.
+            for name in ("units", "people", "memberships", "commitments"):
+                await connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
+                )
     return built
