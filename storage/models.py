@@ -156,6 +156,7 @@ class Membership(Base):
     __table_args__ = (
         UniqueConstraint("person_id", "role", "unit_id"),
         Index("ix_memberships_unit_id_role", "unit_id", "role"),
+        Index("ix_memberships_role_unit_id", "role", "unit_id"),  # the committee, read at every tick
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,7 +1,7 @@
 """unit group chats
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 
 `unit_groups`: the Telegram group chat of a unit (`/linkgroup`), one per unit and one unit per group.
 """
