@@ -407,15 +407,17 @@ async def plan_tick(
     )
     budget = max_rows
     for pending in (True, False):
+        after_id = 0
         while True:
             if budget is not None and budget <= 0:
                 result.more = True
                 break
             limit = batch_size if budget is None else min(batch_size, budget)
             async with _turn(turn), db.session() as session:
-                rows = await planning.claim_batch(session, pending=pending, now=now, limit=limit)
+                rows = await planning.claim_batch(session, pending=pending, now=now, limit=limit, after_id=after_id)
                 if rows:
                     await _plan_batch(session, rows, tick)
+                    after_id = rows[-1].id
             if budget is not None:
                 budget -= len(rows)
             if len(rows) < limit:

@@ -191,6 +191,8 @@ class Commitment(Base):
         Index("ix_commitments_status_due_date", "status", "due_date"),
         Index("ix_commitments_unit_id_status", "unit_id", "status"),
         Index("ix_commitments_unit_id_title_due_date", "unit_id", "title", "due_date"),
+        # The planner's claims, in the order they read (next slot, then id): no sort, whatever the statistics.
+        Index("ix_commitments_next_slot_at_id", "next_slot_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -217,7 +219,7 @@ class Commitment(Base):
     # Planner (scheduler/planner.py): the instant the planner must look at this commitment again — its next
     # reminder slot. NULL: needs planning (new, or changed: see storage.planning.replan); closed ones get
     # storage.planning.NEVER.
-    next_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    next_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The due date whose escalation was queued: an escalation goes out once per occurrence.
     escalated_for: Mapped[date | None] = mapped_column(Date)
     # The campaign (one request to many units) this commitment is the unit's part of; NULL for a lone one.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Integer, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -155,25 +155,31 @@ _PLAN_COLUMNS = (
 )
 
 
-def _claim_query(*, pending: bool, now: datetime, limit: int) -> Any:
+def _claim_query(*, pending: bool, now: datetime, limit: int, after_id: int) -> Any:
     column = _commitments.c.next_slot_at
     query = select(*_PLAN_COLUMNS)
     if pending:
-        query = query.where(column.is_(None)).order_by(_commitments.c.id)
+        # From the last id claimed on, in the index's own order (next slot, then id; the slot is NULL here): each
+        # batch of a first tick starts where the one before ended, instead of reading and sorting again every
+        # commitment still to plan (PostgreSQL did, 200 ms a batch at 300,000).
+        query = query.where(column.is_(None), _commitments.c.id > after_id).order_by(column, _commitments.c.id)
     else:
         query = query.where(column <= now).order_by(column, _commitments.c.id)
     return query.limit(limit)
 
 
-async def claim_batch(session: AsyncSession, *, pending: bool, now: datetime, limit: int) -> list[PlanRow]:
-    """Up to `limit` commitments to plan: those needing planning (pending) or whose next slot has come.
+async def claim_batch(
+    session: AsyncSession, *, pending: bool, now: datetime, limit: int, after_id: int = 0
+) -> list[PlanRow]:
+    """Up to `limit` commitments to plan: those needing planning (pending, with an id above `after_id`) or whose
+    next slot has come.
 
     The rows stay claimed until the session's transaction ends. PostgreSQL: locked FOR UPDATE SKIP LOCKED,
     so concurrent ticks (several instances) share the work instead of doing it twice, and a concurrent
     `replan` waits for this transaction and then wins. SQLite: the transaction first takes the database's
     write lock, then reads, so nothing can change between what is read and what is written.
     """
-    query = _claim_query(pending=pending, now=now, limit=limit)
+    query = _claim_query(pending=pending, now=now, limit=limit, after_id=after_id)
     if _dialect(session) == "postgresql":
         query = query.with_for_update(skip_locked=True, of=_commitments)
     else:
@@ -189,7 +195,21 @@ async def store_plans(
     session: AsyncSession, plans: Sequence[tuple[int, datetime | None]], *, escalated: Sequence[tuple[int, date]] = ()
 ) -> None:
     """Write each commitment's next_slot_at (None → NEVER) and the due dates just escalated."""
-    if plans:
+    if plans and _dialect(session) == "postgresql":
+        # One statement over two arrays: asyncpg's executemany is a round of work per row, ten times slower here.
+        nexts = [at if at is not None else NEVER for _, at in plans]
+        rows = (
+            func.unnest(
+                bindparam("_ids", [cid for cid, _ in plans], type_=postgresql.ARRAY(Integer)),
+                bindparam("_nexts", nexts, type_=postgresql.ARRAY(postgresql.TIMESTAMP(timezone=True))),
+            )
+            .table_valued("id", "next")
+            .render_derived(name="plan")
+        )
+        await session.execute(
+            update(_commitments).where(_commitments.c.id == rows.c.id).values(next_slot_at=rows.c.next)
+        )
+    elif plans:
         statement = (
             update(_commitments)
             .where(_commitments.c.id == bindparam("_id"))
