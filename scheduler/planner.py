@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,7 +34,7 @@ from scheduler.policy import (
 )
 from scheduler.unreachable import notify_unreachable
 from storage import planning
-from storage.groups import unit_groups
+from storage.groups import GroupInfo, unit_groups
 from storage.models import Commitment
 from storage.outbox import Outgoing, enqueue
 from storage.planning import PersonInfo, PlanRow, UnitInfo, UnitPeople, replan
@@ -457,11 +457,19 @@ class PlannedReminder:
     days_overdue: int
     recipient: PersonInfo | None
     has_focal: bool  # the unit has focal points, though none reachable (when recipient is None)
+    group: str | None = None  # the unit's linked group chat (its title), which gets the unit's reminders too
 
-    def sort_key(self) -> tuple[datetime, int, int, str, int]:
+    def sort_key(self) -> tuple[datetime, int, int, int, str, int]:
         name = self.recipient.full_name if self.recipient else ""
         person = self.recipient.id if self.recipient else 0
-        return (self.at, self.commitment_id, 1 if self.kind == "escalation" else 0, name, person)
+        return (
+            self.at,
+            self.commitment_id,
+            1 if self.kind == "escalation" else 0,
+            self.group is not None,
+            name,
+            person,
+        )
 
 
 async def planned_reminders(
@@ -503,14 +511,29 @@ async def planned_reminders(
             units = await planning.units_info(session, unit_ids)
             people = await planning.units_people(session, unit_ids)
             committees = await notices.unit_committees(session, unit_ids, committee)
+            groups = await unit_groups(session, unit_ids)
             for row, slot in slots:
-                planned.extend(_deliveries(row, slot, units[row.unit_id], people[row.unit_id], committees[row.unit_id]))
+                planned.extend(
+                    _deliveries(
+                        row,
+                        slot,
+                        units[row.unit_id],
+                        people[row.unit_id],
+                        committees[row.unit_id],
+                        groups.get(row.unit_id),
+                    )
+                )
     planned.sort(key=PlannedReminder.sort_key)
     return planned
 
 
 def _deliveries(
-    row: PlanRow, slot: Slot, unit: UnitInfo, people: UnitPeople, committee: Iterable[PersonInfo]
+    row: PlanRow,
+    slot: Slot,
+    unit: UnitInfo,
+    people: UnitPeople,
+    committee: Iterable[PersonInfo],
+    group: GroupInfo | None,
 ) -> list[PlannedReminder]:
     if slot.audience == ESCALATION:
         recipients = committee_recipients((*people.heads, *committee))
@@ -530,4 +553,7 @@ def _deliveries(
             has_focal=bool(people.focal),
         )
 
-    return [entry(p) for p in recipients] or [entry(None)]
+    planned = [entry(p) for p in recipients] or [entry(None)]
+    if group is not None and slot.audience != ESCALATION:
+        planned.append(replace(entry(None), group=group.title))
+    return planned

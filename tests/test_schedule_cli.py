@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from storage.db import Database
-from storage.models import Commitment, Kind, Membership, OutboxMessage, Person, Role, Status, Unit
+from storage.models import Commitment, Kind, Membership, OutboxMessage, Person, Role, Status, Unit, UnitGroup
 
 CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -117,6 +117,30 @@ def test_now_with_an_offset_and_english(
         ["08/12/2026 08:30", "#3", "VPB", "overdue 4 days", "Nguyễn Văn An"],
         ["Total: 2 reminder(s) of 2 commitment(s) in 1 unit(s), from 07/12/2026 09:00 to 08/12/2026 09:00."],
     ]
+
+
+async def _link_group(url: str, code: str, title: str, chat_id: int) -> None:
+    db = Database(url)
+    async with db.session() as session:
+        unit = await session.scalar(select(Unit).where(Unit.code == code))
+        assert unit is not None
+        session.add(UnitGroup(unit_id=unit.id, chat_id=chat_id, title=title, linked_at=CREATED))
+    await db.dispose()
+
+
+def test_a_units_group_is_listed_with_its_reminders(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A linked group gets the unit's reminders (not its escalations), even when the unit has no focal point."""
+    asyncio.run(_link_group(database, "TTB", "Tổ ISO Thanh tra", -100123))
+    assert main(["schedule", "--days", "1", "--now", "2026-12-08T09:00"]) == 0
+    assert _columns(capsys.readouterr().out)[1:-1] == [
+        ["09/12/2026 08:30", "#2", "TTB", "trước hạn 1 ngày", "chưa có cán bộ đầu mối"],
+        ["09/12/2026 08:30", "#2", "TTB", "trước hạn 1 ngày", "nhóm “Tổ ISO Thanh tra”"],
+    ]
+    asyncio.run(_link_group(database, "VPB", "VPB", -100456))
+    assert main(["schedule", "--days", "4", "--now", "2026-12-08T09:00"]) == 0
+    lines = [line for line in _columns(capsys.readouterr().out) if line[1:2] == ["#3"]]
+    assert ["11/12/2026 08:30", "#3", "VPB", "cảnh báo (quá hạn 7 ngày)", "Thư ký Hà"] in lines
+    assert [line[4] for line in lines] == ["Nguyễn Văn An", "nhóm “VPB”", "Thư ký Hà"]
 
 
 def test_nothing_planned_says_so(database: str, capsys: pytest.CaptureFixture[str]) -> None:

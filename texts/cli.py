@@ -27,7 +27,7 @@ def schedule_table(
             f"#{entry.commitment_id}",
             entry.unit_code,
             schedule_what(lang, entry.kind, days_before=entry.days_before, days_overdue=entry.days_overdue),
-            schedule_recipient(lang, entry.recipient, has_focal=entry.has_focal, kind=entry.kind),
+            schedule_recipient(lang, entry.recipient, has_focal=entry.has_focal, kind=entry.kind, group=entry.group),
         ]
         for entry in entries
     ]

@@ -70,6 +70,8 @@ class ScheduleEntry(Protocol):
     def recipient(self) -> NoticePerson | None: ...
     @property
     def has_focal(self) -> bool: ...
+    @property
+    def group(self) -> str | None: ...
 
 
 def _unit(unit: NoticeUnit) -> str:
@@ -283,8 +285,12 @@ def schedule_what(lang: str, kind: str, *, days_before: int, days_overdue: int) 
     return t_text(lang, "{days} days before", days=days_before)
 
 
-def schedule_recipient(lang: str, person: NoticePerson | None, *, has_focal: bool = False, kind: str = "") -> str:
-    """Plain text: the recipient's name, or why there is none."""
+def schedule_recipient(
+    lang: str, person: NoticePerson | None, *, has_focal: bool = False, kind: str = "", group: str | None = None
+) -> str:
+    """Plain text: the recipient's name, the unit's group, or why there is none."""
+    if group is not None:
+        return t_text(lang, "group “{title}”", title=group)
     if person is None:
         if kind == "escalation":
             return t_text(lang, "no reachable head or secretary")
@@ -307,7 +313,7 @@ def schedule_lines(lang: str, entries: Sequence[ScheduleEntry], *, tz: ZoneInfo,
     what_width = max(len(w) for w in whats)
     return [
         f"{fmt_datetime(e.at, tz)}  {i:<{id_width}}  {e.unit_code:<{code_width}}  {w:<{what_width}}  "
-        f"{schedule_recipient(lang, e.recipient, has_focal=e.has_focal, kind=e.kind)}"
+        f"{schedule_recipient(lang, e.recipient, has_focal=e.has_focal, kind=e.kind, group=e.group)}"
         for e, i, w in zip(entries, ids, whats, strict=True)
     ]
 
