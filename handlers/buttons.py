@@ -101,12 +101,11 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
                 expected_version=press.version,
                 closed_notice=closed_request_notice(services.settings.default_language),
             )
-        else:
-            assert press.percent is not None
+        else:  # in progress: at the pressed percentage, or (wip) at the one it has
             change = await set_progress(
                 session,
                 commitment=commitment,
-                percent=press.percent,
+                percent=press.percent if press.percent is not None else commitment.progress,
                 actor_id=req.actor.person_id,
                 now=services.now(),
                 expected_version=press.version,
@@ -130,7 +129,7 @@ async def commitment_press(req: Request, query: CallbackQuery, press: Commitment
                 req.tr("To ask for more time, send: /extend {id} <new date DD/MM/YYYY> <reason>", id=commitment.id)
             )
         return
-    await answer(query, press_answer(req, change, commitment))
+    await answer(query, press_answer(req, change, commitment, in_progress=press.action == "wip"))
     if change.changed and press.action == "done":
         wake_sender(req.context)
         text = commitment_card(req.lang, commitment, unit, services.today(), services.settings.tz)
@@ -181,11 +180,15 @@ async def undo_press(req: Request, query: CallbackQuery, press: CommitmentPress)
     await show_state(req, query, commitment, unit)
 
 
-def press_answer(req: Request, change: Change, commitment: Commitment) -> str:
+def press_answer(req: Request, change: Change, commitment: Commitment, *, in_progress: bool = False) -> str:
     if change.outcome is Outcome.CHANGED:
         if commitment.status.value == "done":
             return req.tr("#{id} is marked done.", id=commitment.id)
+        if in_progress:
+            return req.tr("#{id} is marked in progress ({percent}%).", id=commitment.id, percent=commitment.progress)
         return req.tr("Progress of #{id}: {percent}%.", id=commitment.id, percent=commitment.progress)
+    if change.outcome is Outcome.UNCHANGED and in_progress:
+        return req.tr("#{id} is already in progress ({percent}%).", id=commitment.id, percent=commitment.progress)
     return req.tr(OUTCOME_TEXTS[change.outcome], id=commitment.id)
 
 

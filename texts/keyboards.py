@@ -14,8 +14,9 @@ from storage.models import Commitment, Evidence, Kind
 
 PROGRESS_STEPS = (25, 50, 75)
 
-# done, in progress N %, ask to extend, details, remind me later, undo a done, keep a file as evidence only
-_COMMITMENT = re.compile(r"c:(\d{1,12}):(done|p25|p50|p75|ext|info|snz|undo|keep):(\d{1,9})")
+# done, in progress (at its current percentage: wip; or at N %), ask to extend, details, remind me later, undo a
+# done, keep a file as evidence only
+_COMMITMENT = re.compile(r"c:(\d{1,12}):(done|wip|p25|p50|p75|ext|info|snz|undo|keep):(\d{1,9})")
 _DECISION = re.compile(r"x:(\d{1,12}):(ok|no)")
 _EVIDENCE = re.compile(r"f:(\d{1,12})")
 _BROADCAST = re.compile(r"b:(\d{1,12}):(send|cancel)")
@@ -83,7 +84,7 @@ def _button(text: str, data: str) -> dict[str, str]:
 
 
 def commitment_keyboard(lang: str, commitment: Commitment) -> dict[str, Any] | None:
-    """Done, In progress (a few percentages), Ask to extend (internal deadlines only: a legal one cannot be
+    """Done, In progress (and a few percentages), Ask to extend (internal deadlines only: a legal one cannot be
     moved by the committee), Remind me later, Details — for an open commitment."""
     if not commitment.is_open:
         return {"inline_keyboard": [[_button("ℹ️ " + t_text(lang, "Details"), data(commitment, "info"))]]}
@@ -93,7 +94,11 @@ def commitment_keyboard(lang: str, commitment: Commitment) -> dict[str, Any] | N
         second.insert(0, _button("📅 " + t_text(lang, "Ask to extend"), data(commitment, "ext")))
     return {
         "inline_keyboard": [
-            [_button("✅ " + t_text(lang, "Done"), data(commitment, "done")), *progress],
+            [
+                _button("✅ " + t_text(lang, "Done"), data(commitment, "done")),
+                _button("🕑 " + t_text(lang, "In progress"), data(commitment, "wip")),
+            ],
+            progress,
             [*second, _button("ℹ️ " + t_text(lang, "Details"), data(commitment, "info"))],
         ]
     }

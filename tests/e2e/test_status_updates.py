@@ -171,6 +171,27 @@ async def test_buttons_on_task_card_edit_the_message(bot: Harness) -> None:
     assert await count_events(bot, cid, "done") == 1
 
 
+async def test_the_in_progress_button_marks_it_in_progress(bot: Harness) -> None:
+    """SPEC: every reminder and card carries Done, In progress, …; In progress keeps the percentage it has."""
+    ids = await setup(bot)
+    cid = ids["internal"]
+    await bot.ask(FOCAL, f"/task {cid}")
+    card = bot.last_bot_message(FOCAL)
+    labels = buttons(card)
+    assert "✅ Hoàn thành" in labels and "🕑 Đang thực hiện" in labels
+    answer = await press(bot, FOCAL, card, "Đang thực hiện")
+    assert answer == f"Đã ghi nhận #{cid} đang thực hiện (0%)."
+    stored = await commitment(bot, cid)
+    assert (stored.status, stored.progress) == (Status.IN_PROGRESS, 0)
+    edited = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "đang thực hiện 0%" in m["text"])
+    assert edited["message_id"] == card["message_id"]
+    await press(bot, FOCAL, edited, "50%")
+    again = await bot.emulator.wait_for_bot_message(FOCAL, lambda m: "đang thực hiện 50%" in m["text"])
+    assert "đã ở trạng thái đang thực hiện (50%)" in await press(bot, FOCAL, again, "Đang thực hiện")
+    assert (await commitment(bot, cid)).progress == 50
+    assert await count_events(bot, cid, "progress") == 2
+
+
 async def test_double_and_concurrent_presses_make_one_change(bot: Harness) -> None:
     ids = await setup(bot)
     cid = ids["internal"]
