@@ -9,7 +9,7 @@ from core.i18n import t
 from storage.digest_data import FailedDelivery
 from storage.models import Commitment, Person, Unit
 from storage.register import UnitSummary
-from texts.render import esc, fmt_date, person_name, shorten
+from texts.render import esc, fmt_date, person_name, shorten, task_link
 
 
 def _people(lang: str, people: Sequence[Person]) -> str:
@@ -81,7 +81,7 @@ def overdue_text(lang: str, rows: Sequence[tuple[Commitment, Unit]], total: int,
             lines += ["", f"🔴 <b>{esc(unit.code)}</b> — {esc(unit.name)}"]
         days = (today - commitment.due_date).days
         lines.append(
-            f"  <code>#{commitment.id}</code> {esc(shorten(commitment.title, 120))} — "
+            f"  {task_link(commitment.id)} {esc(shorten(commitment.title, 120))} — "
             + t(lang, "due {due}, overdue {days} days", due=fmt_date(commitment.due_date), days=days)
         )
     if total > len(rows):

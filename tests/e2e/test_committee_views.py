@@ -34,7 +34,8 @@ async def test_overdue_grouped_by_unit(bot: Harness) -> None:
     text = await bot.ask(SECRETARY, "/overdue")
     assert "Nhiệm vụ quá hạn: 3 nhiệm vụ tại 2 đơn vị" in text
     assert text.index("TTB — Thanh tra Bộ") < text.index("VPB — Văn phòng Bộ")
-    assert f"#{ids['vpb_old']} Quy trình <cũ> — hạn 01/10/2026, quá hạn 50 ngày" in text
+    n = ids["vpb_old"]  # each number with its tappable /task_<id>, as in every list
+    assert f"#{n} /task_{n} Quy trình <cũ> — hạn 01/10/2026, quá hạn 50 ngày" in text
     assert f"#{ids['ttb_future']}" not in text and "VPC" not in text
     assert "Cú pháp: /overdue" in await bot.ask(SECRETARY, "/overdue now")
 
