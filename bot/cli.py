@@ -209,6 +209,10 @@ async def _backup(settings: Settings, target: Path) -> int:
     return 0
 
 
+def _masked(text: str, secret: str | None) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
 def _thousands(number: int, lang: str) -> str:
     """12,345 in English, 12.345 in Vietnamese."""
     return f"{number:,}".replace(",", ".") if lang == "vi" else f"{number:,}"
@@ -261,8 +265,30 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             raise Fatal(
                 t_text(lang, "Invalid --{option} {value}: expected 1-65535", option=name.replace("_", "-"), value=port)
             )
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    token = settings.telegram_bot_token
     try:
         return asyncio.run(_serve(settings, args, webhook_path))
+    except InvalidToken:  # its message quotes the token: never printed
+        raise Fatal(
+            t_text(
+                lang,
+                "Invalid TELEGRAM_BOT_TOKEN: the Bot API server at {url} rejected it",
+                url=settings.telegram_api_base_url,
+            )
+        ) from None
+    except NetworkError as error:  # (a timeout too) the server is down, or the address is wrong
+        raise Fatal(
+            t_text(
+                lang,
+                "Cannot reach the Bot API server at {url} (TELEGRAM_API_BASE_URL): {reason}",
+                url=settings.telegram_api_base_url,
+                reason=_masked(str(error), token),
+            )
+        ) from None
+    except TelegramError as error:  # e.g. setWebhook refused the URL
+        raise Fatal(t_text(lang, "The Bot API server refused: {reason}", reason=_masked(str(error), token))) from None
     except OSError as error:  # the port is taken, the address is not ours
         raise Fatal(t_text(lang, "Cannot listen: {reason}", reason=error.strerror or error)) from None
 

@@ -157,3 +157,43 @@ async def test_polling_mode_serves_health_on_its_own_port(tmp_path: Path) -> Non
         finally:
             await bot.stop()
         assert bot.process.returncode == 0, bot.output()[-2000:]
+
+
+async def _run_against(api_url: str, token: str, tmp_path: Path) -> tuple[int, str]:
+    env = {
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_BASE_URL": api_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        "PATH": "/usr/bin:/bin",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
+    return int(process.returncode or 0), stderr.decode()
+
+
+async def test_a_token_the_server_rejects_stops_with_one_line_that_hides_it(tmp_path: Path) -> None:
+    emulator = Emulator(token=TOKEN, bot_username="qmsbot_test_bot")
+    await emulator.start()
+    try:
+        code, stderr = await _run_against(emulator.base_url, "999999:WRONG-token-of-another-bot", tmp_path)
+    finally:
+        await emulator.stop()
+    assert code == 2
+    assert stderr.strip().splitlines() == [
+        f"TELEGRAM_BOT_TOKEN không hợp lệ: máy chủ Bot API tại {emulator.base_url} không chấp nhận"
+    ]
+    assert "WRONG-token" not in stderr
+
+
+async def test_an_unreachable_bot_api_server_stops_with_one_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    code, stderr = await _run_against(url, TOKEN, tmp_path)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"Không kết nối được máy chủ Bot API tại {url} (TELEGRAM_API_BASE_URL):"
+    )
+    assert TOKEN not in stderr
