@@ -170,6 +170,13 @@ ACTION_LABELS = {
     "undone": N_("undid the done"),
 }
 
+# Why a pending request to extend was closed (storage.status.CLOSED_BY_*: the event's note is the code).
+CLOSED_NOTES = {
+    "done": N_("the task was marked done"),
+    "cancelled": N_("the task was cancelled"),
+    "edited": N_("its deadline was corrected"),
+}
+
 
 FIELD_LABELS = {
     "status": N_("status"),
@@ -217,7 +224,10 @@ def history_line(lang: str, event: Event, tz: ZoneInfo) -> str:
         field = t(lang, FIELD_LABELS[event.field]) if event.field in FIELD_LABELS else esc(event.field)
         old, new = _value(lang, event.field, event.old_value), _value(lang, event.field, event.new_value)
         change = f" ({field}: {new})" if event.old_value is None else f" ({field}: {old} → {new})"
-    note = f" — <i>{esc(shorten(event.note, 300))}</i>" if event.note else ""
+    if event.action == "extension_closed" and event.note in CLOSED_NOTES:
+        note = f" — <i>{t(lang, CLOSED_NOTES[event.note])}</i>"
+    else:
+        note = f" — <i>{esc(shorten(event.note, 300))}</i>" if event.note else ""
     return f"• {fmt_datetime(event.at, tz)} · {esc(who or '?')}: {action}{change}{note}"
 
 

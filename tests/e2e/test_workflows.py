@@ -182,6 +182,8 @@ async def test_done_closes_the_pending_request_tells_the_requester_and_never_say
     assert "Đã quyết định" in answer or "Đã đóng" in answer
     history = await bot.ask(SECRETARY, f"/task {cid}")
     assert "đóng đề nghị gia hạn" in history and "từ chối" not in history
+    assert "(thời hạn: 15/12/2026 → 30/12/2026) — nhiệm vụ đã được đánh dấu hoàn thành" in history
+    assert "— done" not in history
     assert (await commitment(bot, cid)).due_date == date(2026, 12, 15)
 
 
