@@ -69,3 +69,14 @@ def test_a_ministrys_heads_are_addressed_as_its_leadership_and_the_secretariat_a
     assert "Tổ thư ký" not in to_heads and "lãnh đạo đơn vị" not in to_heads
     assert "Kính gửi Tổ thư ký Ban chỉ đạo ISO: nhiệm vụ sau của <b>Bộ Y tế (BYT)</b>" in to_committee
     assert "Lãnh đạo" not in to_committee
+
+
+def test_one_day_overdue_is_singular_in_english() -> None:
+    from datetime import date
+
+    from texts.render import due_phrase
+
+    today = date(2026, 12, 3)
+    assert due_phrase("en", date(2026, 12, 2), today) == "overdue 1 day"
+    assert due_phrase("en", date(2026, 11, 30), today) == "overdue 3 days"
+    assert due_phrase("vi", date(2026, 12, 2), today) == "quá hạn 1 ngày"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from core.i18n import N_, t, t_text
 from storage.campaigns import CampaignReport, Standing, UnitLine, UnitRef
 from storage.models import Campaign, Kind
-from texts.render import esc, fmt_date, kind_label, shorten, task_link
+from texts.render import esc, fmt_date, kind_label, overdue_days, shorten, task_link
 
 PREVIEW_NAMED = 8  # units named in a preview before "… and N more"
 REPORT_LINES = 40  # units listed in the chat; the workbook has them all
@@ -119,7 +119,7 @@ def gone_text(lang: str) -> str:
 
 def _line_phrase(lang: str, line: UnitLine, today: date) -> str:
     if line.standing == Standing.OVERDUE:
-        return "<b>" + t(lang, "overdue {days} days", days=(today - line.due).days) + "</b>"
+        return "<b>" + overdue_days(lang, (today - line.due).days) + "</b>"
     if line.standing == Standing.IN_PROGRESS:
         return t(lang, "in progress {percent}%", percent=line.progress)
     if line.standing in (Standing.DONE_ON_TIME, Standing.DONE_LATE) and line.done_on is not None:

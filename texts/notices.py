@@ -12,7 +12,17 @@ from zoneinfo import ZoneInfo
 
 from core.i18n import t, t_text
 from storage.models import Kind
-from texts.render import due_phrase, esc, fmt_date, fmt_datetime, kind_label, person_label, task_link, weekday
+from texts.render import (
+    due_phrase,
+    esc,
+    fmt_date,
+    fmt_datetime,
+    kind_label,
+    overdue_days,
+    person_label,
+    task_link,
+    weekday,
+)
 
 # Longest list in one grouped notice (units without focal point, escalated tasks, unreachable people); the
 # rest are counted (a message stays far below Telegram's 4096 characters even with long names).
@@ -275,9 +285,9 @@ def no_focal_text(lang: str, units: Sequence[NoticeUnit], *, limit: int = NO_FOC
 def schedule_what(lang: str, kind: str, *, days_before: int, days_overdue: int) -> str:
     """Plain text: "7 days before", "due today", "overdue 3 days", "escalation (overdue 7 days)"."""
     if kind == "escalation":
-        return t_text(lang, "escalation ({overdue})", overdue=t_text(lang, "overdue {days} days", days=days_overdue))
+        return t_text(lang, "escalation ({overdue})", overdue=overdue_days(lang, days_overdue))
     if kind == "overdue":
-        return t_text(lang, "overdue {days} days", days=days_overdue)
+        return overdue_days(lang, days_overdue)
     if days_before == 0:
         return t_text(lang, "due today")
     if days_before == 1:

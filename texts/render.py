@@ -89,7 +89,12 @@ def due_phrase(lang: str, due: date, today: date) -> str:
         return t(lang, "due tomorrow")
     if days == 0:
         return t(lang, "due today")
-    return t(lang, "overdue {days} days", days=-days)
+    return overdue_days(lang, -days)
+
+
+def overdue_days(lang: str, days: int) -> str:
+    """ "overdue N days" ("overdue 1 day" for one; the words have no HTML)."""
+    return t(lang, "overdue 1 day") if days == 1 else t(lang, "overdue {days} days", days=days)
 
 
 def legal_deadline_refusal(lang: str, commitment: Commitment) -> str:

@@ -9,7 +9,7 @@ from core.i18n import t
 from storage.digest_data import FailedDelivery
 from storage.models import Commitment, Person, Unit
 from storage.register import UnitSummary
-from texts.render import esc, fmt_date, person_name, shorten, task_link
+from texts.render import esc, fmt_date, overdue_days, person_name, shorten, task_link
 
 
 def _people(lang: str, people: Sequence[Person]) -> str:
@@ -82,7 +82,7 @@ def overdue_text(lang: str, rows: Sequence[tuple[Commitment, Unit]], total: int,
         days = (today - commitment.due_date).days
         lines.append(
             f"  {task_link(commitment.id)} {esc(shorten(commitment.title, 120))} — "
-            + t(lang, "due {due}, overdue {days} days", due=fmt_date(commitment.due_date), days=days)
+            + t(lang, "due {due}, {overdue}", due=fmt_date(commitment.due_date), overdue=overdue_days(lang, days))
         )
     if total > len(rows):
         lines += ["", t(lang, "… and {more} more: /export gives the whole register.", more=total - len(rows))]
