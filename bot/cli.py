@@ -195,7 +195,7 @@ async def _backup(settings: Settings, target: Path) -> int:
     try:
         size = await backup_sqlite(db, target)
     except BackupError as error:
-        raise Fatal(str(error)) from None
+        raise Fatal(t_text(settings.default_language, error.msgid, **error.params)) from None
     finally:
         await db.dispose()
     print(

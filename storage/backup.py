@@ -8,7 +8,12 @@ from storage.db import Database
 
 
 class BackupError(Exception):
-    """One line for the operator: why no copy was written."""
+    """One line for the operator: why no copy was written (a msgid and its plain parameters; the CLI translates)."""
+
+    def __init__(self, msgid: str, **params: str) -> None:
+        super().__init__(msgid.format(**params))
+        self.msgid = msgid
+        self.params = params
 
 
 async def backup_sqlite(db: Database, target: Path) -> int:
@@ -21,9 +26,9 @@ async def backup_sqlite(db: Database, target: Path) -> int:
         )
     target = target.expanduser()  # noqa: ASYNC240
     if target.exists():
-        raise BackupError(f"{target} already exists: choose a new file name (a backup never overwrites)")
+        raise BackupError("{file} already exists: choose a new file name (a backup never overwrites)", file=str(target))
     if not target.parent.is_dir():
-        raise BackupError(f"{target.parent} is not a directory")
+        raise BackupError("{folder} is not a directory", folder=str(target.parent))
     async with db.engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
         try:
@@ -31,5 +36,5 @@ async def backup_sqlite(db: Database, target: Path) -> int:
         except Exception as error:
             target.unlink(missing_ok=True)
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            raise BackupError(f"cannot write {target}: {reason}") from None
+            raise BackupError("Cannot write {file}: {reason}", file=str(target), reason=reason) from None
     return target.stat().st_size

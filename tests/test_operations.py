@@ -72,8 +72,8 @@ async def test_backup_is_consistent_while_the_bot_writes(tmp_path: Path) -> None
         assert await session.scalar(select(func.count()).select_from(Event)) == written  # nothing lost
     await db.dispose()
 
-    again = cli("db", "backup", str(copy), DATABASE_URL=url)
-    assert again.returncode == 2 and "already exists" in again.stderr
+    again = cli("db", "backup", str(copy), DATABASE_URL=url)  # in DEFAULT_LANGUAGE (vi), as every CLI line
+    assert again.returncode == 2 and f"{copy} đã tồn tại: đề nghị chọn tên tệp khác" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
 
 
