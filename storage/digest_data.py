@@ -31,7 +31,7 @@ from storage.models import (
     Status,
     Unit,
 )
-from storage.scopes import AFTER, Reach, Scope, limited_to
+from storage.scopes import AFTER, Reach, Scope, limited_to, register_scope
 
 # Failures that are not failed deliveries: the sender drops a reminder whose commitment was closed meanwhile
 # (scheduler.drain.CLOSED_ERROR; tests/test_digest.py checks they agree).
@@ -485,15 +485,18 @@ async def committee_data(session: AsyncSession, window: DigestWindow, scope: Sco
         failed_total=failed_total,
         blocked_total=blocked_total,
     )
-    if scope is not None:
-        await _roll_up(session, data, scope)
+    await _roll_up(session, data, scope)
     return data
 
 
-async def _roll_up(session: AsyncSession, data: CommitteeData, scope: Scope) -> None:
-    """`data.units` become one row per child of each root (and one for a root's own commitments)."""
-    rows = (await session.execute(select(Unit.id, Unit.code, Unit.name, Unit.path).where(scope.condition()))).tuples()
-    _roll(data, scope, {path: (uid, code, name) for uid, code, name, path in rows})
+async def _roll_up(session: AsyncSession, data: CommitteeData, scope: Scope | None) -> None:
+    """`data.units` become one row per child of each root (and one for a root's own commitments); for the whole
+    register (None), per top-level unit, or per child of the one top-level unit (storage.scopes.register_scope)."""
+    query = select(Unit.id, Unit.code, Unit.name, Unit.path)
+    rows = list((await session.execute(query.where(scope.condition()) if scope is not None else query)).tuples())
+    rolled = scope if scope is not None else register_scope((uid, path) for uid, _code, _name, path in rows)
+    if rolled is not None:
+        _roll(data, rolled, {path: (uid, code, name) for uid, code, name, path in rows})
 
 
 def _roll(data: CommitteeData, scope: Scope, by_path: dict[str, tuple[int, str, str]]) -> None:
@@ -558,23 +561,25 @@ async def committee_data_many(
             person_paths.setdefault(int(pid), []).append(path)
 
     found: list[CommitteeData] = []
+    whole = register_scope((uid, path) for path, uid, _code, _name in units)
     for scope in scopes:
         if scope is None:
-            found.append(
-                CommitteeData(
-                    window=window,
-                    units=counts,
-                    overdue=overdue[:OVERDUE_LIMIT],
-                    without_focal=without_focal,
-                    unreachable=unreachable[:UNREACHABLE_LIMIT],
-                    unreachable_total=unreachable_total,
-                    pending=pending[:PENDING_LIMIT],
-                    pending_total=pending_total,
-                    failed=failed[:FAILED_LIMIT],
-                    failed_total=failed_total,
-                    blocked_total=blocked_total,
-                )
+            national = CommitteeData(
+                window=window,
+                units=counts,
+                overdue=overdue[:OVERDUE_LIMIT],
+                without_focal=without_focal,
+                unreachable=unreachable[:UNREACHABLE_LIMIT],
+                unreachable_total=unreachable_total,
+                pending=pending[:PENDING_LIMIT],
+                pending_total=pending_total,
+                failed=failed[:FAILED_LIMIT],
+                failed_total=failed_total,
+                blocked_total=blocked_total,
             )
+            if whole is not None:
+                _roll(national, whole, {path: (uid, code, name) for path, uid, code, name in units})
+            found.append(national)
             continue
         by_path: dict[str, tuple[int, str, str]] = {}
         for root in scope.paths:  # a subtree is one run of the paths in order

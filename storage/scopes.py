@@ -69,6 +69,22 @@ class Scope:
         return None
 
 
+def register_scope(units: Iterable[tuple[int, str]]) -> Scope | None:
+    """The whole register as a digest's scope, from every unit's (id, path): None when it is flat (each unit is
+    its own row already); its one top-level unit when there is one (a national root over the ministries: the
+    ministries are the rows); otherwise the root above every top-level unit (they are the rows)."""
+    tops: list[tuple[int, str]] = []
+    tree = False
+    for uid, path in units:
+        if path.count(SEP) == 2:
+            tops.append((uid, path))
+        else:
+            tree = True
+    if not tree:
+        return None
+    return Scope.of(tops) if len(tops) == 1 else Scope((), (SEP,))
+
+
 @dataclass(frozen=True)
 class Reach:
     """What a person may see in lists: everything, or a scope's units and their own units."""

@@ -180,7 +180,10 @@ async def test_the_digest_of_a_scope_rolls_each_child_up(db: Database) -> None:
     assert rows == {"BNV-VP": (2, 2), "BNV-TT": (1, 0)}  # BNV-VP holds BNV-VP-1's
     assert ministry.totals.overdue == 2 and {i.unit_code for i in ministry.overdue} == {"BNV-VP", "BNV-VP-1"}
     assert "BTC-VP" not in {u.code for u in ministry.without_focal} and ministry.scope_units == [("BNV", "Bộ Nội vụ")]
-    assert {u.code for u in national.units} == {"BNV-VP", "BNV-VP-1", "BNV-TT", "BTC-VP"}
+    # The whole register rolls up too: its one top-level unit (MOST) is the root, the ministries are the rows.
+    assert {u.code: (u.open, u.overdue) for u in national.units} == {"BNV": (3, 2), "BTC": (1, 1)}
+    assert [code for code, _name in national.scope_units] == ["MOST"] and national.totals.overdue == 3
+    assert {u.code for u in national.detail or []} == {"BNV-VP", "BNV-VP-1", "BNV-TT", "BTC-VP"}
 
     # A slot reads every scope's figures at once: the same as one scope at a time.
     async with db.session() as session:
@@ -204,7 +207,10 @@ async def test_the_digest_of_a_scope_rolls_each_child_up(db: Database) -> None:
     await plan_digests(db, settings=settings, now=now)
     texts = {m.chat_id: m.text for m in await outbox(db) if m.kind == "digest" and m.media is None}
     assert "Phạm vi quản lý: <b>Bộ Nội vụ</b> (BNV)" in texts[MINISTRY] and "BTC-VP" not in texts[MINISTRY]
-    assert "BTC-VP" in texts[10] and "Phạm vi" not in texts[10]
+    national_text = texts[10]  # the whole register: the ministries as rows, every overdue item below
+    assert "🔴 <b>BNV</b> — <b>2</b> quá hạn · 3 chưa hoàn thành" in national_text
+    assert "<b>BTC-VP</b> · Kế hoạch BTC-VP — <b>quá hạn 20 ngày</b>" in national_text
+    assert "Phạm vi quản lý: <b>Bộ Khoa học và Công nghệ</b> (MOST)" in national_text
     charts = {m.chat_id for m in await outbox(db) if m.kind == "digest" and m.media == "photo"}
     assert charts == {MINISTRY, 10}
     assert await plan_digests(db, settings=settings, now=now + timedelta(minutes=1)) == 0  # once per slot
@@ -239,3 +245,15 @@ async def test_a_scoped_import_refuses_every_row_outside_the_scope(db: Database)
     good = "code,name,parent_code\nBNV-NEW,Vụ mới,BNV\nBNV-NEW-1,Phòng,BNV-NEW\n"
     assert (await import_sources(db, [("units.csv", good.encode())], now=CREATED, scope=scope)).ok
     assert (await _paths(db))["BNV-NEW-1"] == "/MOST/BNV/BNV-NEW/BNV-NEW-1/"
+
+
+def test_the_whole_registers_digest_rows_are_its_top_level_units_or_their_children() -> None:
+    from storage.scopes import register_scope
+
+    assert register_scope([(1, "/VPB/"), (2, "/TTB/")]) is None  # flat: every unit is its own row already
+    national = register_scope([(1, "/MOST/"), (2, "/MOST/BNV/"), (3, "/MOST/BNV/VP/")])
+    assert national is not None and national.roots == (1,)  # one top-level unit: its children are the rows
+    assert national.rollup_key("/MOST/BNV/VP/") == "/MOST/BNV/" and national.rollup_key("/MOST/") == "/MOST/"
+    several = register_scope([(1, "/BNV/"), (2, "/BNV/VP/"), (3, "/BTC/")])
+    assert several is not None and several.roots == ()  # the top-level units are the rows
+    assert several.rollup_key("/BNV/VP/") == "/BNV/" and several.rollup_key("/BTC/") == "/BTC/"

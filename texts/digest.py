@@ -228,16 +228,17 @@ def _failed(lang: str, failures: Sequence[FailedDelivery], total: int) -> list[s
 
 
 def _scope(lang: str, data: CommitteeData) -> list[str]:
-    """A scoped secretariat's digest names its scope; each row of its table is a unit below it, with its subtree."""
+    """A rolled-up digest names its scope (the whole register's, only when it has one top-level unit); each row
+    of its table is a unit below it, with its subtree."""
     if data.detail is None:
         return []
+    rows = t(lang, "Each row of the table counts a unit together with every unit below it.")
+    if not data.scope_units:
+        return [rows]
     units = ", ".join(
         f"<b>{esc(name)}</b> ({esc(code)})" if name else f"<b>{esc(code)}</b>" for code, name in data.scope_units
     )
-    return [
-        t(lang, "Scope: {units} and every unit below", units=units),
-        t(lang, "Each row of the table counts a unit together with every unit below it."),
-    ]
+    return [t(lang, "Scope: {units} and every unit below", units=units), rows]
 
 
 def committee_digest_text(lang: str, data: CommitteeData) -> str:
