@@ -103,6 +103,7 @@ def register_handlers(application: BotApplication) -> None:
             application.add_handler(handler)
     application.add_handler(CommandHandler("cancel", add.nothing_to_cancel))
     application.add_handler(MessageHandler((f.Document.ALL | f.PHOTO) & f.ChatType.PRIVATE, status.evidence_message))
+    application.add_handler(MessageHandler((f.Document.ALL | f.PHOTO) & f.ChatType.GROUPS, status.group_file))
     application.add_handler(start.language_handler())  # anyone's own language, strangers too
     application.add_handler(CallbackQueryHandler(buttons.on_button))
     application.add_handler(MessageHandler(f.COMMAND, fallback.unknown_command))

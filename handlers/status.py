@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from telegram import Message
+from telegram import Message, Update
 
 from core.dates import MAX_YEAR, MIN_YEAR, DateOutOfRange, parse_date
 from core.i18n import N_, t
@@ -21,6 +21,7 @@ from handlers.base import (
     visible_commitment,
 )
 from handlers.commands import CommandSpec
+from handlers.context import Context
 from handlers.notify import closed_request_notice, outgoing_to_committee, wake_sender
 from handlers.register_files import import_document, is_register_file
 from storage.models import Commitment
@@ -342,19 +343,39 @@ def _refuse_extension(change: Change, commitment: Commitment, commitment_id: int
         raise UserError("A request to extend #{id} is already waiting for the secretary's decision.", id=commitment_id)
 
 
+def _done_caption(caption: str) -> bool:
+    return bool(caption.split(maxsplit=1)[:1]) and caption.split()[0].split("@")[0] == "/done"
+
+
+async def group_file(update: Update, context: Context) -> None:
+    """A file in a group chat, taken only when it is plainly for the bot — the caption `/done <id>`, or a reply to
+    one of the bot's messages (the group's reminders): a group's other files are its members' talk."""
+    message = update.effective_message
+    if message is None:
+        return
+    replied = message.reply_to_message
+    to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
+    if to_bot or _done_caption((message.caption or "").strip()):
+        await evidence_message(update, context)
+
+
 @command("done")
 async def evidence_message(req: Request) -> None:
     """A file: evidence with the caption `/done <id> [note]` or as a reply to a reminder; otherwise, a .csv or
-    .xlsx is a register file to import (secretaries only)."""
+    .xlsx is a register file to import (secretaries only, in a private chat)."""
     message = req.message
     caption = (message.caption or "").strip()
     spec = req.command("done")
-    if caption.split(maxsplit=1)[:1] and caption.split()[0].split("@")[0] == "/done":
+    if _done_caption(caption):
         req.args = caption.split()[1:]
         commitment_id = _parse_id(req, spec)
         await complete(req, commitment_id, _note(req, 1), message)
         return
     replied_to = await referenced_commitment(req, message.reply_to_message)
+    if replied_to is None and req.in_group:
+        raise UserError(
+            "To keep a file as evidence, send it with the caption /done <number>, or as a reply to a reminder."
+        )
     if replied_to is None and is_register_file(message.document):
         assert message.document is not None
         await import_document(req, message.document)

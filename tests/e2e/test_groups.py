@@ -130,6 +130,36 @@ async def test_a_linked_group_gets_the_units_reminders_and_new_commitments(live:
     assert any(key.startswith(f"reminder:{cid}:") and key.endswith(f":{GROUP}") for key in keys)
 
 
+async def test_evidence_in_the_group_by_reply_to_its_reminder_or_with_the_done_caption(live: Harness) -> None:
+    bot = live
+    ids = await setup_units(bot)
+    cid = ids["due"]
+    await say(bot, FOCAL, "/linkgroup VPB")
+    reminder = await bot.emulator.wait_for_bot_message(GROUP, lambda m: is_reminder(m, cid), timeout=15)
+    # A file the members share among themselves is their talk: no answer, nothing kept.
+    await bot.emulator.send_document(COLLEAGUE, "anh-hop.jpg", b"\xff\xd8 photo", chat_id=GROUP)
+    await asyncio.sleep(1.0)
+    assert not [m for m in bot.emulator.bot_messages(GROUP) if "minh chứng" in m.get("text", "")]
+    # A reply to the group's reminder with a file: kept, and the bot asks whether the task is also done.
+    await bot.emulator.send_document(
+        COLLEAGUE, "ban-du-thao.pdf", b"%PDF draft", reply_to_message_id=reminder["message_id"], chat_id=GROUP
+    )
+    question = await bot.emulator.wait_for_bot_message(GROUP, lambda m: "minh chứng" in m.get("text", ""))
+    assert (await commitment(bot, cid)).status == Status.OPEN
+    assert "hoàn thành" in await press_in_group(bot, COLLEAGUE, question, "Đã hoàn thành, kèm minh chứng này")
+    assert (await commitment(bot, cid)).status == Status.DONE
+    # The caption /done <id> works there too, for the group's unit only.
+    await bot.emulator.send_document(
+        FOCAL, "bien-ban.pdf", b"%PDF minutes", caption=f"/done {ids['foreign']}", chat_id=GROUP
+    )
+    refused = await bot.emulator.wait_for_bot_message(GROUP, lambda m: f"#{ids['foreign']}" in m.get("text", ""))
+    assert "Thanh tra" not in refused["text"]
+    assert (await commitment(bot, ids["foreign"])).status == Status.OPEN
+    await bot.emulator.send_document(FOCAL, "quy-trinh.pdf", b"%PDF", caption=f"/done {ids['later']}", chat_id=GROUP)
+    await bot.emulator.wait_for_bot_message(GROUP, lambda m: f"#{ids['later']}" in m.get("text", ""))
+    assert (await commitment(bot, ids["later"])).status == Status.DONE
+
+
 async def test_in_the_group_the_bot_shows_its_unit_only_and_answers_commands_only(bot: Harness) -> None:
     ids = await setup_units(bot)
     await say(bot, FOCAL, "/linkgroup VPB")
