@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.dates import parse_date
+from core.dates import DateOutOfRange, NotADate, parse_date
 from core.recurrence import validate_rrule
 from storage import events
 from storage.members import reachable_focal_points
@@ -53,6 +53,8 @@ class EditError(enum.Enum):
     EMPTY = "empty"
     TOO_LONG = "too_long"
     BAD_DATE = "bad_date"
+    NO_SUCH_DATE = "no_such_date"  # in the right form, but not in the calendar (31/02/2026)
+    DATE_OUT_OF_RANGE = "date_out_of_range"  # a year outside MIN_YEAR … MAX_YEAR
     BAD_KIND = "bad_kind"
     BAD_RECURRENCE = "bad_recurrence"
     REF_TAKEN = "ref_taken"
@@ -121,8 +123,12 @@ def _parse_value(field: str, raw: str) -> tuple[object, str] | EditError:
     if field == "due":
         try:
             day = parse_date(value)
-        except ValueError:
+        except NotADate:
             return EditError.BAD_DATE
+        except DateOutOfRange:
+            return EditError.DATE_OUT_OF_RANGE
+        except ValueError:
+            return EditError.NO_SUCH_DATE
         return day, day.isoformat()
     if field == "kind":
         try:

@@ -217,7 +217,8 @@ async def test_bad_edits_change_nothing(db: Database, now) -> None:  # type: ign
     cid, _, _ = await _world(db, now)
     cases = [
         ("colour", "red", EditError.UNKNOWN_FIELD),
-        ("due", "31/02/2027", EditError.BAD_DATE),
+        ("due", "31/02/2027", EditError.NO_SUCH_DATE),
+        ("due", "15/12/3026", EditError.DATE_OUT_OF_RANGE),
         ("due", "mai", EditError.BAD_DATE),
         ("kind", "urgent", EditError.BAD_KIND),
         ("title", "   ", EditError.EMPTY),

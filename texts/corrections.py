@@ -26,6 +26,8 @@ EDIT_ERRORS = {
     EditError.EMPTY: N_("The new {field} is empty."),
     EditError.TOO_LONG: N_("The new {field} is too long."),
     EditError.BAD_DATE: N_("Write the date as DD/MM/YYYY, e.g. 15/12/2026."),
+    EditError.NO_SUCH_DATE: N_("The date {value} does not exist."),
+    EditError.DATE_OUT_OF_RANGE: N_("The year of {value} must be between 2000 and 2100."),
     EditError.BAD_KIND: N_("The kind must be legal or internal."),
     EditError.BAD_RECURRENCE: N_("This recurrence rule cannot be used: {detail}"),
     EditError.REF_TAKEN: N_("Another commitment already has the reference {value}."),

@@ -252,7 +252,9 @@ async def test_edit_fixes_the_register_tells_the_unit_and_refuses_bad_input(live
     before = await count_events(bot, cid)
     for text, expected in (
         (f"/edit {cid} colour red", "Không có trường colour"),
-        (f"/edit {cid} due 31/02/2027", "DD/MM/YYYY"),
+        (f"/edit {cid} due 31/02/2027", "Ngày 31/02/2027 không tồn tại"),
+        (f"/edit {cid} due 15/12/3026", "phải trong khoảng 2000 đến 2100"),
+        (f"/edit {cid} due next friday", "DD/MM/YYYY"),
         (f"/edit {cid} kind urgent", "hoặc internal"),
         (f"/edit {cid} title", "Cú pháp: /edit"),
         (f"/edit {cid} recurrence FREQ=SOMETIMES", "quy tắc lặp lại"),
